@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv at the project root and install everything they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/logguard: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: a bare torch requirement would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/logguard
+
+setup: $(BIN)/logguard
+
+demo: setup
+	$(BIN)/logguard demo
+
+test: setup
+	$(BIN)/ruff check logguard tests bench jobs
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/categorical.py
+
+clean:
+	rm -rf $(VENV) logguard-demo.duckdb .pytest_cache
