@@ -1,0 +1,1 @@
+"""Kafka -> DuckDB ingest: micro-batches, validation, dead letters, exactly-once offsets."""

@@ -1,0 +1,1 @@
+"""The DuckDB hot store (events, dead letters, stored Kafka offsets) and its Parquet export."""
