@@ -1,0 +1,115 @@
+"""GID on real OTRF recordings: fit, top paths, per-event scores, explanations, persistence."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logguard.errors import ConfigError, InputError
+from logguard.events.readers import read_frame
+from logguard.models.base import load_detector
+from logguard.models.gid import GID
+
+HOST = Path(__file__).resolve().parents[3] / "shared" / "data" / "otrf" / "atomic" / "windows"
+TRAIN = [
+    HOST / "defense_evasion" / "host" / "psh_mavinject_dll_notepad.zip",
+    HOST / "defense_evasion" / "host" / "cmd_mshta_vbscript_execute_psh.zip",
+    HOST / "defense_evasion" / "host" / "cmd_bitsadmin_download_psh_script.zip",
+    HOST / "discovery" / "host" / "cmd_seatbelt_group_user.zip",
+    HOST / "credential_access" / "host" / "cmd_psexec_lsa_secrets_dump.zip",
+    HOST / "execution" / "host" / "psh_python_webserver.zip",
+]
+ESENTUTL = HOST / "credential_access" / "host" / "cmd_sam_copy_esentutl.zip"
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    return pd.concat([read_frame(path, "sysmon") for path in TRAIN], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def model(history) -> GID:
+    return GID(n_walks=4000).fit(history)
+
+
+@pytest.fixture(scope="module")
+def held_out() -> pd.DataFrame:
+    return read_frame(ESENTUTL, "sysmon")
+
+
+def test_the_attack_tool_is_on_the_top_path_of_an_unseen_recording(model, held_out):
+    paths = model.top_paths(held_out, 5)
+    assert [p["rank"] for p in paths] == [1, 2, 3, 4, 5]
+    assert [p["z_score"] for p in paths] == sorted((p["z_score"] for p in paths), reverse=True)
+    top = paths[0]
+    images = [n.get("image") or "" for n in top["nodes"] if n["kind"] == "process"]
+    assert any(image.lower().endswith("esentutl.exe") for image in images)
+    assert "esentutl" in top["chain"] and top["host"] == "WORKSTATION5"
+    edge = top["edges"][0]
+    assert edge["time"].startswith("2020-10-19T04:28") and edge["why"]
+    assert {"process_guid", "image", "command_line"} <= set(top["nodes"][0])
+
+
+def test_scores_mark_the_events_on_top_paths(model, held_out):
+    scores = model.score(held_out)
+    assert scores.shape == (len(held_out),) and scores.dtype == np.float64
+    on_path = scores != 0
+    assert 0 < on_path.sum() < len(held_out)
+    acting = held_out.loc[on_path, "image"].fillna("") + held_out.loc[on_path, "object_name"]
+    assert acting.str.lower().str.contains("esentutl").any()
+    explanations = model.explain(held_out)
+    best = int(np.argmax(scores))
+    assert explanations[best].startswith(f"path z={scores[best]:.2f}")
+    assert "never seen" in explanations[best] or "rare" in explanations[best]
+
+
+def test_empty_input_gives_empty_scores(model, held_out):
+    assert model.score(held_out.iloc[:0]).shape == (0,) and model.explain(held_out.iloc[:0]) == []
+
+
+def test_saved_model_gives_identical_paths_and_scores(model, held_out, tmp_path):
+    model.save(tmp_path / "gid")
+    again = load_detector(tmp_path / "gid")
+    assert isinstance(again, GID)
+    np.testing.assert_array_equal(again.score(held_out), model.score(held_out))
+    assert again.top_paths(held_out, 3) == model.top_paths(held_out, 3)
+
+
+def test_node_score_options(history):
+    walk = GID(node_scores="walk", n_walks=1000).fit(history)
+    sender, receiver = walk.transitions_.sender, walk.transitions_.receiver
+    assert sender.max() == 1 and receiver.max() == 1 and sender.min() < 1 and receiver.min() < 1
+    plain = GID(node_scores="none", normalize=False, n_walks=1000).fit(history)
+    assert np.all(plain.transitions_.sender == 1) and np.all(plain.transitions_.receiver == 1)
+    path = plain.top_paths(read_frame(ESENTUTL, "sysmon"), 1)[0]
+    assert path["z_score"] == pytest.approx(path["score"])  # no Box-Cox: z is the raw score
+
+
+def test_bad_input_and_parameters_are_user_errors(history):
+    with pytest.raises(InputError, match="'object_name'"):
+        GID(n_walks=100).fit(history.drop(columns=["object_name"]))
+    with pytest.raises(ConfigError, match="node_scores"):
+        GID(node_scores="pagerank").fit(history)
+    with pytest.raises(InputError, match="empty"):
+        GID().fit(history.iloc[:0])
+    bad_time = history.head(3).assign(time=["yesterday", "x", "y"])
+    with pytest.raises(InputError, match="'time'"):
+        GID(n_walks=100).fit(bad_time)
+
+
+def test_planted_attack_chain_in_simulated_traces_ranks_first():
+    from logguard.sim import AttackChain, host_names, simulate_processes
+
+    history = simulate_processes(5, "2024-03-04T08:00:00Z", 4 * 3600, seed=1)
+    victim = host_names(5)[0]
+    trace = simulate_processes(5, "2024-03-05T08:00:00Z", 2 * 3600, seed=2,
+                               attacks=[AttackChain(host=victim, start="2024-03-05T09:00:00Z")])
+    model = GID(n_walks=5000).fit(history)
+    graph, paths = model.graph_paths(trace, 3)
+    attack_rows = trace["attack_id"].notna().to_numpy() & (graph.event_edge >= 0)
+    attack_edges = set(graph.event_edge[attack_rows].tolist())
+    assert [bool(attack_edges & set(p.edges)) for p in paths] == [True, True, True]
+    assert paths[0].length >= 2  # a chain of steps, not a single odd edge
+    scores = model.score(trace)
+    assert scores[trace["attack_id"].notna().to_numpy()].max() == pytest.approx(paths[0].z)
