@@ -20,7 +20,7 @@ demo: setup
 	$(BIN)/logguard demo
 
 test: setup
-	$(BIN)/ruff check logguard tests bench jobs
+	$(BIN)/ruff check logguard tests bench
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -21,7 +21,9 @@ def resolve_device(preference: str = "auto") -> torch.device:
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if preference.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {preference!r} requested but CUDA is not available; use --device cpu")
+        raise ConfigError(
+            f"device {preference!r} requested but CUDA is not available; use --device cpu"
+        )
     try:
         return torch.device(preference)
     except RuntimeError as exc:

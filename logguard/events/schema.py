@@ -137,7 +137,9 @@ def parse_schema(raw: dict) -> SourceSchema:
     fields = tuple(_parse_field(n, p, n in required, source) for n, p in props.items())
     times = [f.name for f in fields if f.is_event_time]
     if len(times) != 1:
-        raise ConfigError(f"schema {source!r}: exactly one property needs x-event-time, got {times}")
+        raise ConfigError(
+            f"schema {source!r}: exactly one property needs x-event-time, got {times}"
+        )
     if times[0] not in required:
         raise ConfigError(f"schema {source!r}: the event time {times[0]!r} must be required")
     return SourceSchema(source=source, fields=fields, raw=raw)
@@ -153,7 +155,9 @@ def load_schema(source: str) -> SourceSchema:
     """Load ``schemas/<source>.schema.json``; an unknown source names the known ones."""
     path = schema_dir() / f"{source}.schema.json"
     if not source.isidentifier() or not path.is_file():
-        raise InputError(f"unknown source {source!r}; known sources: {', '.join(available_sources())}")
+        raise InputError(
+            f"unknown source {source!r}; known sources: {', '.join(available_sources())}"
+        )
     with path.open(encoding="utf-8") as handle:
         return parse_schema(json.load(handle))
 
@@ -174,7 +178,10 @@ def store_columns() -> tuple[tuple[str, pa.DataType], ...]:
     then ``extra`` (JSON text of properties no schema declares: kept, never dropped) and the
     Kafka coordinates that make each row unique.
     """
-    columns: dict[str, pa.DataType] = {"source": pa.string(), EVENT_TIME_COLUMN: pa.timestamp("us", tz="UTC")}
+    columns: dict[str, pa.DataType] = {
+        "source": pa.string(),
+        EVENT_TIME_COLUMN: pa.timestamp("us", tz="UTC"),
+    }
     owner: dict[str, str] = {}
     for source in available_sources():
         for spec in load_schema(source).fields:

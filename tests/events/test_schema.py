@@ -67,7 +67,7 @@ def test_store_layout_is_the_union_with_kafka_coordinates_last():
 
 
 def test_unknown_source_lists_the_known_ones():
-    with pytest.raises(InputError, match="unknown source 'dns'.*process"):
+    with pytest.raises(InputError, match=r"unknown source 'dns'.*process"):
         load_schema("dns")
     with pytest.raises(InputError, match="unknown source"):
         load_schema("../etc/passwd")

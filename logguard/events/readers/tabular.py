@@ -21,8 +21,14 @@ from logguard.events.readers._io import open_text
 def iter_csv(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """CSV with a header row; every value as a string, empty fields as missing."""
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                             chunksize=chunk_rows, compression="infer")
+        reader = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            chunksize=chunk_rows,
+            compression="infer",
+        )
         with reader:
             yield from reader
     except pd.errors.EmptyDataError:
@@ -43,8 +49,12 @@ def iter_jsonl(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             except orjson.JSONDecodeError as exc:
                 raise InputError(f"{path}:{number}: not JSON: {exc}") from exc
             if not isinstance(row, dict):
-                raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            rows.append({k: v if isinstance(v, str | type(None)) else _text(v) for k, v in row.items()})
+                raise InputError(
+                    f"{path}:{number}: expected a JSON object, got {type(row).__name__}"
+                )
+            rows.append(
+                {k: v if isinstance(v, str | type(None)) else _text(v) for k, v in row.items()}
+            )
             if len(rows) >= chunk_rows:
                 yield pd.DataFrame.from_records(rows)
                 rows = []
@@ -67,7 +77,8 @@ def iter_parquet(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             import pyarrow.dataset as ds
 
             batches = ds.dataset(path, format="parquet", partitioning="hive").to_batches(
-                batch_size=chunk_rows)
+                batch_size=chunk_rows
+            )
         else:
             batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
         for batch in batches:
