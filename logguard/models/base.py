@@ -47,6 +47,9 @@ DETECTORS: dict[str, str] = {
     "pairwise": "logguard.models.baselines:PairwiseFrequencyDetector",
     "iforest": "logguard.models.baselines:IsolationForestDetector",
     "gid": "logguard.models.gid:GID",
+    "lan": "logguard.models.lan:LAN",
+    "insider-frequency": "logguard.models.insider_baselines:ActivityFrequencyDetector",
+    "insider-iforest": "logguard.models.insider_baselines:UserDayIsolationForest",
 }
 
 
