@@ -11,14 +11,21 @@ process (ties: the expected rank of the first attacker item when tied items are 
 random, ``r = #better + (#tied + 1) / (#tied attacker + 1)``); detection at k = 1, 3, 5, 10;
 mean reciprocal rank (a miss in the top ``--depth`` counts 0).
 
-Methods (one fit per fold, on graphs built once per recording; the variants reuse its
-counts):
+Methods (fitted per fold on graphs built once per recording):
 
-* ``gid``: the defaults (plain transition probabilities ``s = r = 1``, Box-Cox z per length);
-* ``gid_walk_scores``: HITS-style sender/receiver random-walk node scores, with Box-Cox;
-* baselines: ``plain_rw`` (plain random-walk path probability, ranked by the raw log score,
-  no Box-Cox), ``rarest_edge`` (single edges by ``-log M``), ``image_rarity`` (process
-  creations of the recording sorted by how rare their image is in that recording).
+* ``gid``: the defaults (see ``GID``);
+* ``gid_walk_scores``: the defaults with HITS-style sender/receiver random-walk node scores;
+* ``gid_box_cox``: the defaults ranked by Box-Cox z (one ``lambda``, reference paths from
+  random walks on the history label graph);
+* ``gid_per_length_lambda``: Box-Cox z with a ``lambda_L`` per length;
+* ``gid_history_reference``: Box-Cox z fitted on the cross-fitted top paths of history windows
+  (the detection-time statistic) instead of random walks;
+* ``gid_host_rarity``: the defaults with process starts also weighted by their child image's
+  rarity across hosts;
+* baselines: ``plain_rw`` (plain random-walk path probability ``prod M`` with the constant
+  floor for unseen edges, ranked by the raw log score: no Box-Cox, no chain dedupe),
+  ``rarest_edge`` (single edges by ``-log M``), ``image_rarity`` (process creations of the
+  recording sorted by how rare their image is in that recording).
 
 Throughput: graph building plus path scoring (top-10 per graph) over every recording at once,
 events per minute, on the machine it runs on.
@@ -30,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import platform
 import sys
@@ -47,12 +53,13 @@ sys.path.insert(0, str(ROOT))
 from logguard.events.readers.sysmon import is_recording, iter_sysmon  # noqa: E402
 from logguard.graph.build import build_graph  # noqa: E402
 from logguard.graph.otrf_labels import attacker_guids  # noqa: E402
-from logguard.models.gid import GID  # noqa: E402
+from logguard.models.gid import GID, HistoryEdges  # noqa: E402
 
 ATOMIC = ROOT.parent / "shared" / "data" / "otrf" / "atomic"
 RESULTS = ROOT / "bench" / "results"
 KS = (1, 3, 5, 10)
-METHODS = ("gid", "gid_walk_scores", "plain_rw", "rarest_edge", "image_rarity")
+METHODS = ("gid", "gid_walk_scores", "gid_box_cox", "gid_per_length_lambda",
+           "gid_history_reference", "gid_host_rarity", "plain_rw", "rarest_edge", "image_rarity")
 
 
 def load_recordings() -> dict[str, pd.DataFrame]:
@@ -111,24 +118,28 @@ def image_rarity_rank(events: pd.DataFrame, attackers: set[str]) -> float | None
     return expected_rank(rarity, hits)
 
 
-def variants(walk_model: GID) -> dict[str, GID]:
-    """GID with the defaults and its variants, all sharing the counts of one fit.
-
-    ``walk_model`` is fitted with ``node_scores="walk"``; the default model (plain transition
-    probabilities, ``s = r = 1``, Box-Cox refitted) is derived from the same counts.
-    """
-    default = copy.copy(walk_model)
-    default.node_scores = GID().node_scores
-    ones = np.ones(walk_model.transitions_.n_labels)
-    default.transitions_ = dataclasses.replace(walk_model.transitions_, sender=ones,
-                                               receiver=ones, node_scores="none")
-    default.normalizer_ = default._fit_normalizer()
-    plain_rw = copy.copy(default)
-    plain_rw.normalize = False
+def variants(graphs: list) -> dict[str, GID]:
+    """GID with the defaults, its variants and the path baselines, fitted on ``graphs``."""
+    history = HistoryEdges.of(graphs)
+    default = GID().fit_graphs(graphs, 0)
+    box_cox = copy.copy(default)
+    box_cox.normalize = True
+    per_length = copy.copy(box_cox)
+    per_length.shared_lambda = False
+    per_length.normalizer_ = per_length._fit_normalizer(history)
+    history_reference = copy.copy(box_cox)
+    history_reference.reference = "history"
+    history_reference.normalizer_ = history_reference._fit_normalizer(history)
+    plain_rw = GID(normalize=False, dedupe=False)
+    plain_rw.transitions_ = plain_rw._fit_transitions(history)
+    plain_rw.fitted_ = True
     rarest = copy.copy(plain_rw)
     rarest.max_length = 1
-    return {"gid": default, "gid_walk_scores": walk_model, "plain_rw": plain_rw,
-            "rarest_edge": rarest}
+    return {"gid": default, "gid_walk_scores": GID(node_scores="walk").fit_graphs(graphs, 0),
+            "gid_box_cox": box_cox, "gid_per_length_lambda": per_length,
+            "gid_history_reference": history_reference,
+            "gid_host_rarity": GID(host_rarity=True).fit_graphs(graphs, 0),
+            "plain_rw": plain_rw, "rarest_edge": rarest}
 
 
 def summarise(ranks: list[float | None]) -> dict[str, float]:
@@ -183,13 +194,10 @@ def main() -> int:
     rows = []
     for number, name in enumerate(names, start=1):
         test = recordings[name]
-        model = GID(node_scores="walk").fit_graphs(
-            [g for n, g in graphs.items() if n != name],
-            sum(len(f) for n, f in recordings.items() if n != name))
         row: dict[str, object] = {"recording": name, "events": len(test),
                                   "process_starts": int((test["action"] == "process_start").sum()),
                                   "attacker_processes": len(labelled[name])}
-        for method, variant in variants(model).items():
+        for method, variant in variants([g for n, g in graphs.items() if n != name]).items():
             row[method] = path_rank(variant, test, labelled[name], args.depth)
         row["image_rarity"] = image_rarity_rank(test, labelled[name])
         rows.append(row)

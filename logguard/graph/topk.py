@@ -126,3 +126,35 @@ def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
             entry = entry_prev[entry]
         paths.append(Path(edges=tuple(reversed(edges)), score=total, z=z))
     return paths
+
+
+def top_scores_by_length(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
+                         max_length: int) -> list[list[float]]:
+    """The ``k`` highest log scores of time-respecting paths of each exact length.
+
+    ``out[L-1]`` lists, highest first, the scores ``l(P)`` of the ``k`` best paths with ``L``
+    edges over edges given in time order (fewer where the graph has fewer such paths). The
+    recursion is the one of :func:`top_k_paths` with the raw score and no cross-length
+    ranking, so it is exact by the same argument; the Box-Cox reference of
+    :mod:`logguard.graph.boxcox` is drawn from it ("the DP's top-N per length on history",
+    reference/methods.md §3.5). Cost ``O(|E| * k * max_length)``.
+    """
+    tops: list[list[float]] = [[] for _ in range(max_length)]  # min-heaps
+    best: dict[tuple[int, int], list[float]] = {}  # ascending, at most k
+    for u, v, w in zip(src.tolist(), dst.tolist(), weight.tolist(), strict=True):
+        candidates = [(w, 1)]
+        for length in range(1, max_length):
+            candidates.extend((score + w, length + 1) for score in best.get((u, length), ()))
+        for total, length in candidates:
+            top = tops[length - 1]
+            if len(top) < k:
+                heapq.heappush(top, total)
+            elif total > top[0]:
+                heapq.heapreplace(top, total)
+            if length < max_length:
+                entries = best.setdefault((v, length), [])
+                if len(entries) < k or total > entries[0]:
+                    bisect.insort(entries, total)
+                    if len(entries) > k:
+                        entries.pop(0)
+    return [sorted(top, reverse=True) for top in tops]

@@ -10,8 +10,11 @@ abstract edge ``(u, rel, v)`` counts the ``(host, window)`` graphs it appeared i
   ``iterations``), scaled so that ``max = 1`` and floored at ``floor`` (an unseen label gets
   ``floor``);
 * edge regularity ``R(e) = s(u) M(u->v | rel) r(v)`` and its weight ``w(e) = -log R(e) >= 0``;
-  with ``node_scores="none"`` ``s = r = 1`` and ``R(e) = M``: the plain random-walk path
-  probability.
+  with ``node_scores="none"`` ``s = r = 1`` for every label, seen or not, and ``R(e) = M``: the
+  plain random-walk path probability. An edge with a never-seen endpoint is an unseen edge and
+  costs the floor once (``-log floor``), like any other unseen edge; charging the floor again
+  for each unseen endpoint made a new file or registry label under a known process weigh as
+  much as two or three novel steps, and such labels are common in normal windows.
 
 A path's regularity is ``prod_k R(e_k)`` and its log score ``l(P) = sum_k w(e_k)``
 (Dong et al., arXiv 1608.02639; NoDoze's ``RS(P) = prod IN M OUT``, Hassan et al., NDSS 2019).
@@ -26,6 +29,7 @@ import pandas as pd
 from scipy import sparse
 
 NODE_SCORES = ("walk", "none")
+START_RELATION = "process_start"
 
 
 @dataclass
@@ -43,6 +47,7 @@ class TransitionModel:
     n_hosts: int
     floor: float
     node_scores: str
+    start_hosts: np.ndarray  # per label: hosts on which a process start created it
 
     @classmethod
     def fit(cls, src_labels: np.ndarray, relations: np.ndarray, dst_labels: np.ndarray,
@@ -63,12 +68,16 @@ class TransitionModel:
         out_index = edge_key // n_labels
         out_count = np.bincount(out_index, weights=edge_count,
                                 minlength=n_labels * n_relations)
+        starts = np.asarray(relations, dtype=object) == START_RELATION
+        per_child = pd.Series(hosts[starts]).groupby(v[starts]).nunique()
+        start_hosts = np.zeros(n_labels)
+        start_hosts[per_child.index.to_numpy(np.int64)] = per_child.to_numpy(np.float64)
         model = cls(labels=np.asarray(labels, dtype=object),
                     relations=np.asarray(relation_names, dtype=object), edge_key=edge_key,
                     edge_count=edge_count, edge_hosts=per_key["hosts"].to_numpy(np.int64),
                     out_count=out_count, sender=np.ones(n_labels), receiver=np.ones(n_labels),
                     n_hosts=int(pd.Series(hosts).nunique()), floor=floor,
-                    node_scores=node_scores)
+                    node_scores=node_scores, start_hosts=start_hosts)
         if node_scores == "walk":
             model.sender, model.receiver = model._sender_receiver(iterations)
         return model
@@ -131,15 +140,29 @@ class TransitionModel:
             probability[found] = np.maximum(self._probabilities()[position[found]], self.floor)
             count[found] = self.edge_count[position[found]]
             hosts[found] = self.edge_hosts[position[found]]
-        sender = np.where(u >= 0, self.sender[np.maximum(u, 0)], self.floor)
-        receiver = np.where(v >= 0, self.receiver[np.maximum(v, 0)], self.floor)
+        unseen = 1.0 if self.node_scores == "none" else self.floor
+        sender = np.where(u >= 0, self.sender[np.maximum(u, 0)], unseen)
+        receiver = np.where(v >= 0, self.receiver[np.maximum(v, 0)], unseen)
         return {"probability": probability, "count": count, "hosts": hosts,
                 "sender": sender, "receiver": receiver}
 
-    def edge_weights(self, u: np.ndarray, rel: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """``w(e) = -log(s(u) M(u->v|rel) r(v))`` per edge (label and relation ids)."""
+    def edge_weights(self, u: np.ndarray, rel: np.ndarray, v: np.ndarray, *,
+                     host_rarity: bool = False) -> np.ndarray:
+        """``w(e) = -log(s(u) M(u->v|rel) r(v))`` per edge (label and relation ids).
+
+        ``host_rarity``: a process start is also weighted by how rare its child image is
+        across hosts, times ``|H(v)| / |H|``, the fraction of history hosts on which a process
+        start created label ``v`` (ProvDetector's host rareness ``|H(e)|/|H|``, Wang et al.,
+        NDSS 2020, applied to the child image; the issue's "rare across hosts"). A child never
+        started in history adds nothing: the unseen edge already has ``M = floor``.
+        """
         stats = self.edge_stats(u, rel, v)
         regularity = stats["probability"] * stats["sender"] * stats["receiver"]
+        if host_rarity:
+            start = np.flatnonzero(self.relations == START_RELATION)
+            child = (rel == (start[0] if len(start) else -2)) & (v >= 0)
+            child[child] &= self.start_hosts[v[child]] > 0
+            regularity[child] *= self.start_hosts[v[child]] / max(self.n_hosts, 1)
         return -np.log(np.clip(regularity, 1e-300, 1.0))
 
     # ------------------------------------------------------------------ persistence
@@ -153,6 +176,7 @@ class TransitionModel:
             "tm_out_count": self.out_count,
             "tm_sender": self.sender,
             "tm_receiver": self.receiver,
+            "tm_start_hosts": self.start_hosts,
             "tm_scalars": np.array([self.n_hosts, self.floor]),
         }
 
@@ -164,4 +188,5 @@ class TransitionModel:
                    edge_key=arrays["tm_edge_key"], edge_count=arrays["tm_edge_count"],
                    edge_hosts=arrays["tm_edge_hosts"], out_count=arrays["tm_out_count"],
                    sender=arrays["tm_sender"], receiver=arrays["tm_receiver"],
-                   n_hosts=int(scalars[0]), floor=float(scalars[1]), node_scores=node_scores)
+                   n_hosts=int(scalars[0]), floor=float(scalars[1]), node_scores=node_scores,
+                   start_hosts=arrays["tm_start_hosts"])

@@ -8,12 +8,18 @@ ProvDetector):
 2. :class:`logguard.graph.transitions.TransitionModel`: history counts over abstracted
    entities, ``M(u->v | rel)`` with a floor for unseen edges, sender/receiver scores by a random
    walk, edge weight ``w(e) = -log(s(u) M r(v))`` (``node_scores="none"``: the plain
-   random-walk path probability);
-3. :class:`logguard.graph.boxcox.LengthNormalizer`: Box-Cox ``(lambda, mu, sigma)`` per path
-   length, fitted on paths sampled from the history graph by vectorised CSR random walks
-   (:func:`logguard.graph.walks.random_walks`); ``normalize=False`` ranks by the raw log score;
+   random-walk path probability); ``host_rarity`` also weights process starts by how rare the
+   child image is across hosts;
+3. :class:`logguard.graph.boxcox.LengthNormalizer`: Box-Cox with one ``lambda`` and a
+   ``(mu_L, sigma_L)`` per path length (``shared_lambda=False``: a ``lambda_L`` per length),
+   fitted on reference paths: ``reference="walks"``, paths sampled from the history graph by
+   vectorised CSR random walks (:func:`logguard.graph.walks.random_walks`), or
+   ``reference="history"``, the exact top ``reference_k`` paths per length of every history
+   ``(host, window)`` graph, scored by a model cross-fitted on the other ``reference_folds``
+   folds of windows; ``normalize=False`` ranks by the raw log score;
 4. :func:`logguard.graph.topk.top_k_paths`: exact top-k paths per graph by dynamic
-   programming with bound-based pruning.
+   programming with bound-based pruning; with ``dedupe`` the ranking keeps the best path of
+   each abstract chain (:func:`distinct_chains`; the DP is asked for ``3 k`` per graph).
 
 ``score`` gives each event the largest z-score of a top path through it (0 where none),
 ``top_paths`` the ranked paths with their nodes and edges, ``explain`` the path as a readable
@@ -23,6 +29,7 @@ chain with each edge's regularity and why it is rare.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -31,28 +38,92 @@ import pandas as pd
 from logguard.errors import ConfigError, InputError
 from logguard.graph.boxcox import LengthNormalizer
 from logguard.graph.build import REQUIRED_COLUMNS, EventGraph, build_graph
-from logguard.graph.topk import Path, top_k_paths
+from logguard.graph.topk import Path, top_k_paths, top_scores_by_length
 from logguard.graph.transitions import NODE_SCORES, TransitionModel
 from logguard.graph.walks import random_walks
 from logguard.models.base import Detector
 
 RARE_PROBABILITY = 0.05
+REFERENCES = ("history", "walks")
+DEDUPE_FACTOR = 3
+
+
+def distinct_chains(graph: EventGraph, paths: list[Path]) -> list[Path]:
+    """``paths`` (best first) keeping the first of each abstract chain: the labels of its nodes
+    and the relations of its edges. Paths that differ only in instances (another svchost, the
+    same DLL under another name in the same folder) tell an analyst nothing new."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for path in paths:
+        edges = list(path.edges)
+        key = (graph.node_label[graph.edge_src[edges[0]]],
+               *(item for e in edges for item in (graph.edge_relation[e],
+                                                  graph.node_label[graph.edge_dst[e]])))
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+@dataclass
+class HistoryEdges:
+    """The compact edges of history graphs side by side, ``(host, window)`` groups numbered
+    across graphs; node ids are offset so graphs never share a node."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    src_label: np.ndarray
+    dst_label: np.ndarray
+    relation: np.ndarray
+    group: np.ndarray
+    host: np.ndarray
+
+    @classmethod
+    def of(cls, graphs: list[EventGraph]) -> HistoryEdges:
+        group_offsets = np.cumsum([0] + [len(g.group_host) for g in graphs])
+        node_offsets = np.cumsum([0] + [g.n_nodes for g in graphs])
+        return cls(
+            src=np.concatenate([g.edge_src + o for g, o in zip(graphs, node_offsets,
+                                                                 strict=False)]),
+            dst=np.concatenate([g.edge_dst + o for g, o in zip(graphs, node_offsets,
+                                                                 strict=False)]),
+            src_label=np.concatenate([g.node_label[g.edge_src] for g in graphs]),
+            dst_label=np.concatenate([g.node_label[g.edge_dst] for g in graphs]),
+            relation=np.concatenate([g.edge_relation for g in graphs]),
+            group=np.concatenate([g.edge_group + o for g, o in zip(graphs, group_offsets,
+                                                                   strict=False)]),
+            host=np.concatenate([g.group_host[g.edge_group] for g in graphs]))
 
 
 class GID(Detector):
     """Top-k suspicious process paths; see the module docstring for the method.
 
-    ``node_scores`` defaults to ``"none"`` (``R(e) = M``): on the OTRF leave-one-recording-out
-    bench (``bench/paths.py``) the HITS-style sender/receiver scores (``"walk"``) ranked attacker
-    paths lower (MRR 0.55 against 0.67), because they make every edge of a rarely-visited but
-    normal process look irregular. Both are kept; the bench reports both.
+    Defaults, from the OTRF leave-one-recording-out bench (``bench/paths.py``, one set for
+    every recording; ``bench/results/paths.md`` has the numbers):
+
+    * ``node_scores="none"`` (``R(e) = M``): the HITS-style sender/receiver scores (``"walk"``)
+      rank attacker paths lower, because they make every edge of a rarely-visited but normal
+      process look irregular;
+    * ``normalize=False``: paths are ranked by their log path probability ``l(P)`` (NoDoze's
+      ``AS(P)`` order; ProvDetector also ranks raw ``-log`` rareness under a length cap). Every
+      Box-Cox reference tried ranked attacker paths lower on OTRF, and by amounts that moved
+      with fit details: the z of one odd single edge or of a long chain far in the tail is set
+      by the fitted curvature, extrapolated beyond the reference (history walks never contain
+      an unseen edge; walks rarely reach length 5). With ``normalize=True`` the defaults are
+      ``shared_lambda=True`` and ``reference="walks"`` (see :mod:`logguard.graph.boxcox`); the
+      cross-fitted ``"history"`` reference is the detection-time statistic, but its per-window
+      maxima are a mixture of multiples of ``-log floor`` (unseen edges occur in every normal
+      window) that no power makes normal;
+    * ``dedupe=True``; ``host_rarity=False`` (OTRF has few hosts; it did not help there).
     """
 
     kind = "gid"
 
     def __init__(self, window_seconds: float = 3600.0, max_length: int = 5, top_k: int = 10,
                  node_scores: str = "none", transition_floor: float = 1e-3,
-                 normalize: bool = True, n_walks: int = 20_000, min_seed_weight: float = 0.0,
+                 normalize: bool = False, shared_lambda: bool = True, reference: str = "walks",
+                 reference_folds: int = 5, reference_k: int = 5, n_walks: int = 20_000,
+                 min_seed_weight: float = 0.0, dedupe: bool = True, host_rarity: bool = False,
                  random_state: int = 0, device: str = "cpu") -> None:
         self.window_seconds = window_seconds
         self.max_length = max_length
@@ -60,8 +131,14 @@ class GID(Detector):
         self.node_scores = node_scores
         self.transition_floor = transition_floor
         self.normalize = normalize
+        self.shared_lambda = shared_lambda
+        self.reference = reference
+        self.reference_folds = reference_folds
+        self.reference_k = reference_k
         self.n_walks = n_walks
         self.min_seed_weight = min_seed_weight
+        self.dedupe = dedupe
+        self.host_rarity = host_rarity
         self.random_state = random_state
         self.device = device
 
@@ -73,6 +150,11 @@ class GID(Detector):
             raise ConfigError("max_length and top_k must be at least 1")
         if not 0 < float(self.transition_floor) < 1:
             raise ConfigError("transition_floor must lie in (0, 1)")
+        if self.reference not in REFERENCES:
+            raise ConfigError(f"reference must be one of {', '.join(REFERENCES)}, "
+                              f"not {self.reference!r}")
+        if int(self.reference_folds) < 2 or int(self.reference_k) < 1:
+            raise ConfigError("reference_folds must be at least 2 and reference_k at least 1")
         if float(self.window_seconds) <= 0:
             raise ConfigError("window_seconds must be positive")
 
@@ -91,20 +173,60 @@ class GID(Detector):
     def fit_graphs(self, graphs: list[EventGraph], n_events: int) -> Self:
         """Fit on already built history graphs (their ``(host, window)`` groups kept apart)."""
         self._check_params()
-        offsets = np.cumsum([0] + [len(g.group_host) for g in graphs])
-        self.transitions_ = TransitionModel.fit(
-            np.concatenate([g.node_label[g.edge_src] for g in graphs]),
-            np.concatenate([g.edge_relation for g in graphs]),
-            np.concatenate([g.node_label[g.edge_dst] for g in graphs]),
-            np.concatenate([g.edge_group + o for g, o in zip(graphs, offsets, strict=False)]),
-            np.concatenate([g.group_host[g.edge_group] for g in graphs]),
-            floor=float(self.transition_floor), node_scores=self.node_scores)
-        self.normalizer_ = self._fit_normalizer()
+        history = HistoryEdges.of(graphs)
+        self.transitions_ = self._fit_transitions(history)
+        self.normalizer_ = self._fit_normalizer(history)
         self.n_history_events_ = int(n_events)
         self.fitted_ = True
         return self
 
-    def _fit_normalizer(self) -> LengthNormalizer:
+    def _fit_transitions(self, history: HistoryEdges,
+                         rows: np.ndarray | slice = slice(None)) -> TransitionModel:
+        return TransitionModel.fit(history.src_label[rows], history.relation[rows],
+                                   history.dst_label[rows], history.group[rows],
+                                   history.host[rows], floor=float(self.transition_floor),
+                                   node_scores=self.node_scores)
+
+    def _fit_normalizer(self, history: HistoryEdges) -> LengthNormalizer:
+        """Box-Cox per length on reference paths from history (see ``reference``)."""
+        if self.reference == "walks":
+            return self._fit_normalizer_on_walks()
+        return LengthNormalizer.fit(self._history_top_scores(history),
+                                    shared_lambda=bool(self.shared_lambda))
+
+    def _history_top_scores(self, history: HistoryEdges) -> list[np.ndarray]:
+        """Per length, the ``reference_k`` top path scores of every history ``(host, window)``
+        graph, each scored by a transition model fitted on the *other* folds of graphs.
+
+        This is the detection-time statistic under normal behaviour: the same exact DP over
+        the same kind of compact instance graph, with edges that history has not seen getting
+        the floor as they do at detection (cross-fitting: a graph never scores itself).
+        """
+        n_groups = int(history.group.max()) + 1 if len(history.group) else 0
+        rng = np.random.default_rng(int(self.random_state))
+        fold_of_group = rng.permutation(n_groups) % int(self.reference_folds)
+        fold = fold_of_group[history.group]
+        weights = np.zeros(len(history.group))
+        for f in range(int(self.reference_folds)):
+            held = fold == f
+            if not held.any() or held.all():
+                continue
+            model = self._fit_transitions(history, ~held)
+            weights[held] = model.edge_weights(model.label_ids(history.src_label[held]),
+                                               model.relation_ids(history.relation[held]),
+                                               model.label_ids(history.dst_label[held]),
+                                               host_rarity=bool(self.host_rarity))
+        samples: list[list[float]] = [[] for _ in range(int(self.max_length))]
+        starts = np.flatnonzero(np.r_[True, history.group[1:] != history.group[:-1]])
+        for a, b in zip(starts, np.r_[starts[1:], len(history.group)], strict=True):
+            tops = top_scores_by_length(history.src[a:b], history.dst[a:b], weights[a:b],
+                                        k=int(self.reference_k),
+                                        max_length=int(self.max_length))
+            for length, top in enumerate(tops):
+                samples[length].extend(top)
+        return [np.asarray(s, dtype=np.float64) for s in samples]
+
+    def _fit_normalizer_on_walks(self) -> LengthNormalizer:
         """Box-Cox per length on random walks over the history label graph."""
         from logguard.device import resolve_device
 
@@ -113,7 +235,7 @@ class GID(Detector):
         u = model.edge_key // n_labels // n_relations
         rel = model.edge_key // n_labels % n_relations
         v = model.edge_key % n_labels
-        weights = model.edge_weights(u, rel, v)
+        weights = model.edge_weights(u, rel, v, host_rarity=bool(self.host_rarity))
         device = resolve_device(self.device)
         continues = np.isin(v, u)  # the walk can go on from the edge's destination
         samples: list[list[np.ndarray]] = [[] for _ in range(int(self.max_length))]
@@ -125,7 +247,8 @@ class GID(Detector):
                                   device=device)
             for length in range(1, int(self.max_length) + 1):
                 samples[length - 1].append(sample.lengths(length))
-        return LengthNormalizer.fit([np.concatenate(s) for s in samples])
+        return LengthNormalizer.fit([np.concatenate(s) for s in samples],
+                                    shared_lambda=bool(self.shared_lambda))
 
     # ------------------------------------------------------------------ scoring
     def _z_function(self):
@@ -148,7 +271,8 @@ class GID(Detector):
         model = self.transitions_
         return model.edge_weights(model.label_ids(graph.node_label[graph.edge_src]),
                                   model.relation_ids(graph.edge_relation),
-                                  model.label_ids(graph.node_label[graph.edge_dst]))
+                                  model.label_ids(graph.node_label[graph.edge_dst]),
+                                  host_rarity=bool(self.host_rarity))
 
     def graph_paths(self, events: pd.DataFrame, k: int) -> tuple[EventGraph, list[Path]]:
         """The graph of ``events`` and its top ``k`` paths over every ``(host, window)``."""
@@ -160,15 +284,19 @@ class GID(Detector):
         extendable = np.zeros(graph.n_nodes, dtype=bool)
         extendable[graph.edge_src] = True
         paths: list[Path] = []
+        per_graph = k * DEDUPE_FACTOR if self.dedupe else k
         for part in graph.group_slices():
             for path in top_k_paths(graph.edge_src[part], graph.edge_dst[part], weights[part],
-                                    k=k, max_length=int(self.max_length), z_score=z_score,
+                                    k=per_graph, max_length=int(self.max_length),
+                                    z_score=z_score,
                                     extendable=extendable,
                                     min_seed_weight=float(self.min_seed_weight)):
                 offset = part.start
                 paths.append(Path(edges=tuple(offset + e for e in path.edges), score=path.score,
                                   z=path.z))
         paths.sort(key=lambda p: -p.z)
+        if self.dedupe:
+            paths = distinct_chains(graph, paths)
         return graph, paths[:k]
 
     def score(self, events: pd.DataFrame) -> np.ndarray:

@@ -61,3 +61,18 @@ def test_lengths_without_samples_borrow_the_nearest_shorter_fit():
     normalizer = LengthNormalizer.fit([rng.gamma(2, size=500), rng.gamma(4, size=500),
                                        np.array([1.0])])
     assert normalizer.lam[2] == normalizer.lam[1] and normalizer.mu[2] == normalizer.mu[1]
+
+
+def test_shared_lambda_is_one_power_for_every_length_and_per_length_fits_differ():
+    rng = np.random.default_rng(1)
+    samples = [rng.normal(20, 2, size=2000), rng.lognormal(1.5, 0.6, size=2000)]
+    shared = LengthNormalizer.fit(samples)
+    assert shared.lam[0] == shared.lam[1]
+    pooled = 1.0 + np.concatenate(samples)
+    assert shared.lam[0] == pytest.approx(stats.boxcox_normmax(pooled, method="mle"))
+    separate = LengthNormalizer.fit(samples, shared_lambda=False)
+    assert separate.lam[0] - separate.lam[1] > 0.5  # symmetric vs log-normal
+    for normalizer in (shared, separate):  # each length standardised on its own sample
+        for length, sample in enumerate(samples, start=1):
+            z = normalizer.z_scores(sample, np.full(len(sample), length))
+            assert abs(z.mean()) < 1e-9 and abs(z.std() - 1) < 1e-9

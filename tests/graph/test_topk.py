@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logguard.graph.topk import top_k_paths
+from logguard.graph.topk import top_k_paths, top_scores_by_length
 
 
 def _raw(score: float, length: int) -> float:
@@ -100,3 +100,22 @@ def test_dp_equals_brute_force(graph, prune):
         assert all(dst[a] == src[b] and a < b for a, b in steps)
         assert math.isclose(path.z, z_score(float(weight[list(path.edges)].sum()), path.length),
                             rel_tol=1e-9, abs_tol=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_graphs())
+def test_top_scores_per_length_equal_brute_force(graph):
+    src, dst, weight, k, max_length, _, _ = graph
+    tops = top_scores_by_length(src, dst, weight, k=k, max_length=max_length)
+    everything = _brute_force(src.tolist(), dst.tolist(), weight.tolist(), max_length, _raw)
+    for length in range(1, max_length + 1):
+        expected = sorted((z for z, p in everything if len(p) == length), reverse=True)[:k]
+        assert np.allclose(tops[length - 1], expected)
+
+
+def test_top_scores_per_length_on_a_chain():
+    # 0 -> 1 -> 2 -> 3 in time order, plus a later 1 -> 2 edge of weight 5
+    src, dst = np.array([0, 1, 2, 1]), np.array([1, 2, 3, 2])
+    weight = np.array([1.0, 2.0, 3.0, 5.0])
+    tops = top_scores_by_length(src, dst, weight, k=2, max_length=3)
+    assert tops == [[5.0, 3.0], [6.0, 5.0], [6.0]]

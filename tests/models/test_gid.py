@@ -8,8 +8,9 @@ import pytest
 
 from logguard.errors import ConfigError, InputError
 from logguard.events.readers import read_frame
+from logguard.graph.build import build_graph
 from logguard.models.base import load_detector
-from logguard.models.gid import GID
+from logguard.models.gid import GID, HistoryEdges, distinct_chains
 
 HOST = Path(__file__).resolve().parents[3] / "shared" / "data" / "otrf" / "atomic" / "windows"
 TRAIN = [
@@ -113,3 +114,73 @@ def test_planted_attack_chain_in_simulated_traces_ranks_first():
     assert paths[0].length >= 2  # a chain of steps, not a single odd edge
     scores = model.score(trace)
     assert scores[trace["attack_id"].notna().to_numpy()].max() == pytest.approx(paths[0].z)
+
+
+def _chain_key(graph, path):
+    edges = list(path.edges)
+    return (graph.node_label[graph.edge_src[edges[0]]],
+            *[(graph.edge_relation[e], graph.node_label[graph.edge_dst[e]]) for e in edges])
+
+
+def test_paths_are_distinct_abstract_chains(model, held_out):
+    graph, paths = model.graph_paths(held_out, 20)
+    assert len(paths) == 20
+    assert len({_chain_key(graph, p) for p in paths}) == 20
+    raw_model = GID(**{**model.get_params(), "dedupe": False})
+    raw_model.transitions_, raw_model.normalizer_ = model.transitions_, model.normalizer_
+    raw_model.fitted_ = True
+    raw_graph, raw_paths = raw_model.graph_paths(held_out, 20)
+    keys = [_chain_key(raw_graph, p) for p in raw_paths]
+    assert len(set(keys)) < len(keys)  # without dedupe the same chain repeats
+    kept = distinct_chains(raw_graph, raw_paths)
+    assert [p.z for p in kept] == [p.z for p in raw_paths if p in kept]
+    assert len({_chain_key(raw_graph, p) for p in kept}) == len(kept)
+
+
+def test_unseen_labels_cost_the_floor_once_with_plain_probabilities(history):
+    plain = GID(normalize=False, n_walks=100).fit(history)
+    model = plain.transitions_
+    known = model.label_ids(np.array(["process:c:\\windows\\system#\\cmd.exe"], dtype=object))
+    assert known[0] >= 0
+    unseen = np.array([-1])
+    rel = model.relation_ids(np.array(["process_start"], dtype=object))
+    floor = -np.log(plain.transition_floor)
+    for u, v in ((known, unseen), (unseen, known), (unseen, unseen)):
+        assert model.edge_weights(u, rel, v)[0] == pytest.approx(floor)
+    walk = GID(node_scores="walk", normalize=False, n_walks=100).fit(history).transitions_
+    assert walk.edge_weights(unseen, rel, unseen)[0] == pytest.approx(3 * floor)
+
+
+def test_host_rarity_weights_process_starts_by_their_child_image_across_hosts(history):
+    first = history["recording"] == history["recording"].iloc[0]
+    # the first recording replayed on a second host: its children are started on both hosts
+    two_hosts = pd.concat([history, history[first].assign(host="WORKSTATION9")],
+                          ignore_index=True)
+    base = GID(normalize=False, n_walks=100).fit(two_hosts).transitions_
+    key = base.edge_key
+    u = key // base.n_labels // base.n_relations
+    rel = key // base.n_labels % base.n_relations
+    v = key % base.n_labels
+    extra = base.edge_weights(u, rel, v, host_rarity=True) - base.edge_weights(u, rel, v)
+    starts = base.relations[rel] == "process_start"
+    np.testing.assert_allclose(extra[starts], -np.log(base.start_hosts[v[starts]] / base.n_hosts))
+    assert np.all(extra[~starts] == 0)
+    assert base.n_hosts == 2
+    assert extra[starts].max() == pytest.approx(np.log(2))  # started on one host only
+    assert extra[starts].min() == pytest.approx(0)  # started on both
+    unseen = np.array([-1])
+    assert base.edge_weights(unseen, rel[starts][:1], unseen, host_rarity=True)[0] == (
+        pytest.approx(-np.log(1e-3)))
+
+
+def test_history_reference_is_the_cross_fitted_top_paths_of_history_windows(history):
+    model = GID(reference="history", reference_k=3, max_length=3)
+    graph = build_graph(history, model.window_seconds)
+    model.fit_graphs([graph], len(history))
+    samples = model._history_top_scores(HistoryEdges.of([graph]))
+    n_groups = len(graph.group_host)
+    assert len(samples) == 3 and 0 < len(samples[0]) <= 3 * n_groups
+    assert all(len(samples[i + 1]) <= len(samples[i]) for i in range(2))
+    assert np.all(np.isfinite(model.normalizer_.mu)) and np.all(model.normalizer_.sigma > 0)
+    with pytest.raises(ConfigError, match="reference"):
+        GID(reference="bootstrap").fit(history)
