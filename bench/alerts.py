@@ -29,8 +29,6 @@ Also timed: CAR on the largest network (wall time and peak RSS) and an increment
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -43,6 +41,8 @@ from sklearn.metrics import average_precision_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _machine import machine_info  # noqa: E402
 
 from logguard.alerts.car import CarRanker  # noqa: E402
 from logguard.alerts.ranking import RankingWeights  # noqa: E402
@@ -171,17 +171,6 @@ def cli_run(network: str) -> dict:
             "peak_rss_mib": round(peak_kib / 1024, 1), "command": " ".join(command)}
 
 
-def machine() -> dict:
-    import torch
-
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "numpy": np.__version__,
-            "command": " ".join([".venv/bin/python", *sys.argv])}
-
-
 def markdown(results: dict) -> str:
     lines = ["| network | method | group AP | steps in top 20 | FP groups before all steps |",
              "|---|---|---|---|---|"]
@@ -208,7 +197,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(2)
-    results = {"machine": machine(),
+    results = {"machine": machine_info(),
                "networks": {network: evaluate(network) for network in NETWORKS}}
     results["performance"] = {"cli": cli_run("fox"), "incremental": incremental_update_seconds(
         "fox")}

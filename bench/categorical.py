@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _machine import machine_info
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from logguard.events.readers import read_frame
@@ -92,7 +90,7 @@ def main() -> None:
 
     record = {"data": str(DATA), "train_rows": len(train), "train_events": float(weights.sum()),
               "test_rows": len(test), "test_attacks": int(attack.sum()),
-              "results": results, "machine": _machine(args.threads),
+              "results": results, "machine": machine_info(torch_threads=args.threads),
               "command": " ".join([Path(sys.executable).name, *sys.argv])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "categorical.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -119,20 +117,6 @@ def _summary(runs: list[dict]) -> dict[str, float]:
         out[f"{key}_mean"] = float(values.mean())
         out[f"{key}_std"] = float(values.std())
     return out
-
-
-def _machine(threads: int) -> dict[str, str | int]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count() or 0, "torch_threads": threads,
-            "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "scikit-learn": version("scikit-learn"),
-            "platform": platform.platform()}
 
 
 def _markdown(record: dict) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import orjson
+from _machine import machine_info
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -105,25 +105,6 @@ def end_to_end(bootstrap: str, topic: str, n: int, db: Path, batch_size: int) ->
     if events != n or dead != 0:
         raise SystemExit(f"ingest stored {events} events and {dead} dead letters, expected {n}")
     return {"events": events, "rate": rate, "command": " ".join(command[1:])}
-
-
-def machine_info() -> dict:
-    import duckdb
-    import kafka
-    import pyarrow
-    import torch
-
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "duckdb": duckdb.__version__,
-            "kafka_python": kafka.__version__, "pyarrow": pyarrow.__version__,
-            "platform": platform.platform()}
 
 
 def main() -> int:

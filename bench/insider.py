@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _machine import machine_info
 from sklearn.metrics import roc_auc_score
 
 from logguard.events.readers import read_frame
@@ -88,7 +86,7 @@ def main() -> None:
         "events": len(frame), "train_events": len(train), "test_events": len(test),
         "test_malicious": int(test["label"].sum()), "split_time": str(cut),
         "reader_events_per_s": round(len(frame) / read_seconds),
-        "results": results, "machine": machine(args.threads),
+        "results": results, "machine": machine_info(torch_threads=args.threads),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -118,16 +116,6 @@ def evaluate(name: str, model, train: pd.DataFrame, test: pd.DataFrame,
             "dr_at_5pct": round(float((scores[labels == 1] >= threshold).mean()), 4),
             "dr_at_5pct_by_scenario": by_scenario, "fit_seconds": round(fit_seconds, 1),
             "stream_events_per_s": round(len(test) / stream_seconds)}
-
-
-def machine(threads: int) -> dict:
-    cpuinfo = Path("/proc/cpuinfo")
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) \
-        if cpuinfo.exists() else platform.processor()
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads,
-            "python": platform.python_version(), "torch": version("torch"),
-            "numpy": version("numpy"), "scikit-learn": version("scikit-learn")}
 
 
 def markdown(record: dict) -> str:

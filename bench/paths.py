@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -49,6 +48,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _machine import machine_info  # noqa: E402
 
 from logguard.events.readers.sysmon import is_recording, iter_sysmon  # noqa: E402
 from logguard.graph.build import build_graph  # noqa: E402
@@ -158,22 +159,6 @@ def throughput(recordings: dict[str, pd.DataFrame]) -> dict[str, float]:
             "events_per_minute": len(everything) / seconds * 60}
 
 
-def machine() -> dict[str, str]:
-    import torch
-
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    import os
-
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "torch": torch.__version__, "command": " ".join(sys.argv)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N recordings")
@@ -209,7 +194,7 @@ def main() -> int:
             sum(n in views for n in recordings), "recordings_labelled": len(labelled),
         "evaluated": len(rows), "depth": args.depth, "defaults": GID().get_params(),
         "overall": overall, "per_recording": rows, "throughput": throughput(recordings),
-        "machine": machine(),
+        "machine": machine_info(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import sys
 import time
@@ -26,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import machine_info  # noqa: E402
+
 from logguard.sim import AttackChain, iter_process_events, simulate_processes  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -34,21 +34,6 @@ SEED = 1
 START = "2026-11-23T00:00:00Z"
 DURATION_S = 3 * 24 * 3600  # long enough for 1 M events; the stream is cut at --events
 CHAIN = AttackChain("OFFICE-005.acme.local", "2026-11-23T10:20:00Z", name="bench-chain")
-
-
-def machine_info() -> dict:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    import pandas
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "pandas": pandas.__version__, "platform": platform.platform(),
-            "load_average": os.getloadavg()}
 
 
 def peak_rss_mb() -> float:
