@@ -167,7 +167,7 @@ def _markdown(r: dict) -> str:
         f"| (b) / (a) | {r['end_to_end_vs_raw']:.0%} |\n"
         f"| ingest peak RSS | {r['ingest_peak_rss_mb']} MB |\n\n"
         f"Target: {r['target']}. Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-        f"torch {m['torch']}, duckdb {m['duckdb']}, kafka-python {m['kafka_python']}. "
+        f"torch {m['torch']}, duckdb {m['duckdb']}, kafka-python {m['kafka-python']}. "
         f"Command: `{r['command']}` ({r['when']}).\n"
     )
 

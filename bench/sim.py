@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -64,7 +65,7 @@ def main() -> int:
 
     result = {
         "command": " ".join([".venv/bin/python", "bench/sim.py", *sys.argv[1:]]),
-        "machine": machine_info(),
+        "machine": machine_info(load_average=os.getloadavg()),
         "hosts": HOSTS,
         "simulated_hours": round(covered_s / 3600, 2),
         "stream": {"events": count, "seconds": round(stream_s, 2),
