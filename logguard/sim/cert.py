@@ -38,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from logguard.events.readers import read_frame
-from logguard.events.readers.cert import ORG_DOMAIN
+from logguard.events.readers.cert import ORG_DOMAIN, R42_COLUMNS
 
 SCENARIOS = {1: "after_hours_leak", 2: "job_search_theft", 3: "admin_keylogger"}
 ROLES = ("Salesman", "Engineer", "Accountant", "Manager", "ITAdmin", "Scientist")
@@ -50,14 +50,7 @@ JOB_SITES = ("monster.com", "careerbuilder.com", "indeed.com", "simplyhired.com"
 FILE_TYPES = ("doc", "pdf", "xls", "txt", "zip", "jpg")
 EXTERNAL_DOMAINS = ("gmail.com", "yahoo.com", "hotmail.com", "comcast.net")
 COLUMNS = {
-    "r4.2": {
-        "logon": ("id", "date", "user", "pc", "activity"),
-        "device": ("id", "date", "user", "pc", "activity"),
-        "file": ("id", "date", "user", "pc", "filename", "content"),
-        "email": ("id", "date", "user", "pc", "to", "cc", "bcc", "from", "size", "attachments",
-                  "content"),
-        "http": ("id", "date", "user", "pc", "url", "content"),
-    },
+    "r4.2": R42_COLUMNS,
     "r5.2": {
         "logon": ("id", "date", "user", "pc", "activity"),
         "device": ("id", "date", "user", "pc", "file_tree", "activity"),
