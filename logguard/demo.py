@@ -124,17 +124,12 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
 
 def _load_process_events(con) -> pd.DataFrame:
     """Process events from the store in time order, with the derived APE/GID columns."""
-    from logguard.graph.abstraction import abstract_label
+    from logguard.events.frames import model_frame
 
-    frame = con.execute(
+    return model_frame(con.execute(
         "SELECT *, json_extract_string(extra, '$.attack_step') AS attack_step "
         "FROM events WHERE source = 'process' "
-        "ORDER BY event_time, kafka_partition, kafka_offset").df()
-    frame = frame.rename(columns={"event_time": "time"})
-    frame["object_class"] = [abstract_label(kind, name) for kind, name in
-                             zip(frame["object_type"].fillna("other"), frame["object_name"],
-                                 strict=True)]
-    return frame
+        "ORDER BY event_time, kafka_partition, kafka_offset").df())
 
 
 def _score(config: DemoConfig, train: pd.DataFrame, test: pd.DataFrame, con,

@@ -1,0 +1,24 @@
+"""Stored events as the frames the models read: one place, shared by training and scoring.
+
+The ``events`` table keeps what arrived (the union layout of the schemas, with
+``event_time``); the models read a frame with ``time`` and, for process events, the derived
+``object_class`` (GID's abstracted object label, :func:`~logguard.graph.abstraction.abstract_label`)
+that APE also uses as an entity. Training jobs, the daemon and the demo all call
+:func:`model_frame`, so a model sees the same columns when it is fitted and when it scores.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def model_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` rows (store layout) with ``time`` and the derived model columns added."""
+    frame = events.rename(columns={"event_time": "time"})
+    if "object_type" in frame.columns and "object_name" in frame.columns:
+        from logguard.graph.abstraction import abstract_label
+
+        frame["object_class"] = [
+            abstract_label(kind, name) for kind, name in
+            zip(frame["object_type"].fillna("other"), frame["object_name"], strict=True)]
+    return frame
