@@ -144,7 +144,7 @@ def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
         return 0
     incoming = alerts.select(ALERTS_SCHEMA.names).cast(ALERTS_SCHEMA)
     names = ", ".join(ALERTS_SCHEMA.names)
-    before = con.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    before = con.execute("SELECT count(*) FROM alerts").fetchall()[0][0]
     con.register("incoming_alerts", incoming)
     try:
         con.execute(f"INSERT OR IGNORE INTO alerts ({names}) "  # noqa: S608
@@ -159,4 +159,4 @@ def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
                         "SELECT * FROM incoming_outbox")
         finally:
             con.unregister("incoming_outbox")
-    return con.execute("SELECT count(*) FROM alerts").fetchone()[0] - before
+    return con.execute("SELECT count(*) FROM alerts").fetchall()[0][0] - before
