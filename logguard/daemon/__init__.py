@@ -1,0 +1,1 @@
+"""The streaming daemon: scoring loop, alert findings, output sinks and operational metrics."""
