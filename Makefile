@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
 $(BIN)/logguard: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,14 @@ setup: $(BIN)/logguard
 demo: setup
 	$(BIN)/logguard demo
 
-test: setup
+# the browser tests drive Debian's Chromium (headless); installed here when we may (root + apt),
+# otherwise those tests skip and say why
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "note: no chromium: the browser tests will be skipped (apt-get install chromium)"; }
+
+test: setup browser
 	$(BIN)/ruff check logguard tests bench
 	$(BIN)/python -m pytest -q
 
