@@ -7,8 +7,8 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-LIBRARIES = ("torch", "numpy", "pandas", "pyarrow", "duckdb", "kafka-python", "scikit-learn",
-             "torch-geometric")
+LIBRARIES = ("torch", "numpy", "pandas", "pyarrow", "duckdb", "confluent-kafka", "kafka-python",
+             "scikit-learn", "torch-geometric")
 
 
 def cpu_model() -> str:

@@ -1,10 +1,11 @@
-"""Benchmark: Kafka -> DuckDB ingest rate next to the raw kafka-python consume rate.
+"""Benchmark: Kafka -> DuckDB ingest rate next to the raw consume rate of the same client.
 
 On the embedded tansu broker (memory storage) this produces N process-like JSON events to a
 fresh topic with 4 partitions, then measures on that same topic:
 
-(a) raw consume: one kafka-python consumer-group member polling (max 5000 records), parsing
-    every message with orjson and committing after each poll; no validation, no store;
+(a) raw consume: one confluent-kafka consumer-group member (the client ``logguard ingest``
+    uses) consuming up to 10,000 messages at a time, parsing every message with orjson and
+    committing after each batch; no validation, no store;
 (b) end to end: ``logguard ingest`` as a subprocess (validation, Arrow batches, DuckDB
     transaction per micro-batch, Kafka commit), in its own consumer group.
 
@@ -50,39 +51,33 @@ def process_event(i: int) -> dict:
 
 
 def produce(bootstrap: str, topic: str, n: int) -> float:
-    from kafka import KafkaProducer
+    from logguard.ingest.producer import send_records
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024)
     started = time.perf_counter()
-    for i in range(n):
-        event = process_event(i)
-        producer.send(topic, value=orjson.dumps(event), key=event["host"].encode())
-    producer.flush()
-    producer.close()
+    send_records(bootstrap, topic, (process_event(i) for i in range(n)))
     return n / (time.perf_counter() - started)
 
 
 def raw_consume(bootstrap: str, topic: str, n: int) -> dict:
-    """kafka-python group consume with orjson parsing and a commit per poll."""
-    from kafka import KafkaConsumer
+    """confluent-kafka group consume with orjson parsing and a commit per batch."""
+    from confluent_kafka import Consumer
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id="bench-raw", enable_auto_commit=False,
-        auto_offset_reset="earliest", allow_auto_create_topics=False,
-        session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-raw",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                         "session.timeout.ms": 6000, "partition.assignment.strategy": "range"})
     consumer.subscribe([topic])
     seen, first = 0, None
     deadline = time.monotonic() + 600
     while seen < n and time.monotonic() < deadline:
-        records = consumer.poll(timeout_ms=1000, max_records=5000)
-        if records and first is None:
+        messages = consumer.consume(num_messages=10_000, timeout=1.0)
+        if messages and first is None:
             first = time.perf_counter()
-        for messages in records.values():
-            for message in messages:
-                orjson.loads(message.value)
-            seen += len(messages)
-        if records:
-            consumer.commit()
+        for message in messages:
+            if message.error() is None:
+                orjson.loads(message.value())
+                seen += 1
+        if messages:
+            consumer.commit(asynchronous=False)
     elapsed = time.perf_counter() - (first or time.perf_counter())
     consumer.close()
     return {"messages": seen, "seconds": round(elapsed, 2), "rate": round(seen / elapsed)}
@@ -160,14 +155,14 @@ def _markdown(r: dict) -> str:
         f"# Ingest benchmark ({r['events']:,} process events, {r['partitions']} partitions, "
         f"embedded tansu)\n\n"
         "| measure | value |\n|---|---|\n"
-        f"| produce (kafka-python, linger 20 ms) | {r['produce_rate']:,} msg/s |\n"
-        f"| (a) raw kafka-python group consume + orjson | {r['raw_consume']['rate']:,} msg/s |\n"
+        f"| produce (confluent-kafka, linger 20 ms) | {r['produce_rate']:,} msg/s |\n"
+        f"| (a) raw confluent-kafka group consume + orjson | {r['raw_consume']['rate']:,} msg/s |\n"
         f"| (b) `logguard ingest` end to end into DuckDB | {r['end_to_end']['rate']:,} events/s "
         f"({r['end_to_end_per_minute']:,} events/min) |\n"
         f"| (b) / (a) | {r['end_to_end_vs_raw']:.0%} |\n"
         f"| ingest peak RSS | {r['ingest_peak_rss_mb']} MB |\n\n"
         f"Target: {r['target']}. Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-        f"torch {m['torch']}, duckdb {m['duckdb']}, kafka-python {m['kafka-python']}. "
+        f"duckdb {m['duckdb']}, confluent-kafka {m['confluent-kafka']}. "
         f"Command: `{r['command']}` ({r['when']}).\n"
     )
 

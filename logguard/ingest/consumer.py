@@ -1,12 +1,12 @@
-"""The crash-safe Kafka -> DuckDB ingest loop (a kafka-python consumer-group member).
+"""The crash-safe Kafka -> DuckDB ingest loop (one consumer-group member, :mod:`.source`).
 
 Each cycle polls a micro-batch (bounded by ``batch_size`` messages and ``batch_ms``),
 validates it into Arrow tables (:class:`~logguard.ingest.batch.MicroBatch`) and writes events,
 dead letters and the last offset per partition in ONE DuckDB transaction. Only after that
 commit are the offsets committed to Kafka. The store is the source of truth: when partitions
-are assigned, the consumer seeks each one to its stored offset + 1, so a crash anywhere
+are assigned, each one resumes at its stored offset + 1, so a crash anywhere
 (even ``kill -9`` between the DuckDB commit and the Kafka commit) loses and duplicates nothing.
-A failed Kafka commit (e.g. ``CommitFailedError`` after a rebalance or a broker restart) is
+A failed Kafka commit (e.g. a fenced member after a rebalance or a broker restart) is
 logged and ignored: the next poll re-reads at most what the store already has, and the
 unique Kafka coordinates make that replay a no-op.
 
@@ -27,10 +27,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from logguard.broker import check_reachable
-from logguard.errors import BrokerError
 from logguard.events.validate import DEFAULT_MAX_MESSAGE_BYTES, Validator
 from logguard.ingest.batch import MicroBatch
+from logguard.ingest.source import KafkaSource, Partition, SourceConfig
 from logguard.store.duckdb_store import EventStore
 
 log = logging.getLogger(__name__)
@@ -104,24 +103,14 @@ class Ingestor:
         # idle time counts from the last message or assignment; before the first assignment
         # the group join (slow after a crash: the dead member must expire first) is allowed
         self._last_activity = time.monotonic() + config.join_allowance_s
-        self._consumer = self._make_consumer()
-
-    def _make_consumer(self):  # -> kafka.KafkaConsumer
-        from kafka import KafkaConsumer
-        from kafka.errors import KafkaError
-
-        c = self.config
-        check_reachable(c.bootstrap)
-        try:
-            return KafkaConsumer(
-                bootstrap_servers=c.bootstrap, group_id=c.group, client_id=c.client_id,
-                enable_auto_commit=False, auto_offset_reset=c.auto_offset_reset,
-                allow_auto_create_topics=False, session_timeout_ms=c.session_timeout_ms,
-                heartbeat_interval_ms=c.heartbeat_interval_ms,
-                max_poll_records=c.batch_size, max_poll_interval_ms=c.max_poll_interval_ms,
-            )
-        except KafkaError as exc:
-            raise BrokerError(f"cannot reach the Kafka broker at {c.bootstrap}: {exc}") from exc
+        self._source = KafkaSource(
+            SourceConfig(bootstrap=config.bootstrap, topics=[config.topic], group=config.group,
+                         client_id=config.client_id,
+                         session_timeout_ms=config.session_timeout_ms,
+                         heartbeat_interval_ms=config.heartbeat_interval_ms,
+                         max_poll_interval_ms=config.max_poll_interval_ms,
+                         auto_offset_reset=config.auto_offset_reset),
+            start_offsets=self._store_offsets, on_revoke=lambda _: self._finish_pending())
 
     def request_stop(self) -> None:
         """Finish the current batch, commit it, and leave the loop (safe from a signal handler)."""
@@ -135,19 +124,6 @@ class Ingestor:
         ``session_timeout_ms / 2`` on tansu, and longer after a crash while the broker waits
         for the dead member to expire.
         """
-        from kafka import ConsumerRebalanceListener
-
-        ingestor = self
-
-        class _StoreOffsets(ConsumerRebalanceListener):
-            def on_partitions_revoked(self, revoked):
-                ingestor._finish_pending()
-
-            def on_partitions_assigned(self, assigned):
-                ingestor._seek_to_store(assigned)
-
-        consumer = self._consumer
-        consumer.subscribe(topics=[self.config.topic], listener=_StoreOffsets())
         last_status = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -173,7 +149,7 @@ class Ingestor:
             self.stats.lag = self._lag()
         finally:
             self._writer.shutdown(wait=True)
-            consumer.close(autocommit=False)
+            self._source.close()
         return self.stats
 
     def _poll_batch(self) -> MicroBatch:
@@ -183,16 +159,16 @@ class Ingestor:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 break
-            records = self._consumer.poll(timeout_ms=remaining_ms,
-                                          max_records=self.config.batch_size - batch.messages)
-            if records and batch.first_message_at is None:
+            messages = self._source.poll(self.config.batch_size - batch.messages,
+                                         remaining_ms / 1000)
+            if messages and batch.first_message_at is None:
                 batch.first_message_at = time.monotonic()
-            for tp, messages in records.items():
-                topic, partition = tp.topic, tp.partition
-                stored = self._stored.get((topic, partition), -1)
-                for m in messages:
-                    if m.offset > stored:
-                        batch.add(topic, partition, m.offset, m.timestamp, m.value)
+            stored = self._stored
+            for m in messages:
+                topic, partition, offset = m.topic(), m.partition(), m.offset()
+                if offset > stored.get((topic, partition), -1):
+                    kind, timestamp = m.timestamp()
+                    batch.add(topic, partition, offset, timestamp if kind else None, m.value())
         return batch
 
     def _submit(self, batch: MicroBatch) -> None:
@@ -214,40 +190,19 @@ class Ingestor:
         self.stats.last_write = time.monotonic()
         for key, offset in offsets.items():
             self._stored[key] = max(offset, self._stored.get(key, -1))
-        self._commit_to_kafka(offsets)
+        self._source.commit(offsets)
 
-    def _commit_to_kafka(self, offsets: dict[tuple[str, int], int]) -> None:
-        from kafka import TopicPartition
-        from kafka.errors import KafkaError
-        from kafka.structs import OffsetAndMetadata
-
-        assigned = self._consumer.assignment()
-        commit = {TopicPartition(t, p): OffsetAndMetadata(o + 1, "", -1)
-                  for (t, p), o in offsets.items() if TopicPartition(t, p) in assigned}
-        if not commit:
-            return
-        try:
-            self._consumer.commit(commit)
-        except KafkaError as exc:  # CommitFailedError after a rebalance/restart: store dedupes
-            log.warning("Kafka offset commit failed (%s); the store has the batch, continuing",
-                        exc.__class__.__name__)
-
-    def _seek_to_store(self, assigned) -> None:
+    def _store_offsets(self, assigned: list[Partition]) -> dict[Partition, int]:
+        """Called on assignment: resume each partition after the store's last offset."""
         self._last_activity = time.monotonic()
         stored = self.store.stored_offsets(self.config.topic)
-        for tp in assigned:
-            if tp.partition in stored:
-                self._stored[(tp.topic, tp.partition)] = stored[tp.partition]
-                self._consumer.seek(tp, stored[tp.partition] + 1)
-        log.info("assigned partitions %s (resuming from the store where it has them)",
-                 sorted(tp.partition for tp in assigned))
+        resume = {}
+        for topic, partition in assigned:
+            if partition in stored:
+                self._stored[(topic, partition)] = resume[(topic, partition)] = stored[partition]
+        return resume
 
     def _lag(self) -> int | None:
-        """Messages behind the log end on the assigned partitions (``highwater()``-based)."""
-        total = 0
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is None:
-                return None
-            total += max(0, high - self._consumer.position(tp))
-        return total
+        """Messages behind the log end on the assigned partitions (fetch high watermarks)."""
+        lag = self._source.lag()
+        return None if lag is None else sum(lag.values())
