@@ -136,27 +136,26 @@ def scenario_message_id(scenario: str, version: int) -> str:
     return f"{scenario}:{int(version)}"
 
 
+def _insert_or_ignore(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    """``INSERT OR IGNORE`` an Arrow table whose columns are named like ``table``'s."""
+    view = f"incoming_{table}"
+    con.register(view, rows)
+    try:
+        con.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(rows.schema.names)}) "  # noqa: S608
+                    f"SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
 def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
                   outbox: pa.Table) -> int:
     """Insert new alerts and their outbox messages; rows whose id is present are kept as they
     are. Runs inside the caller's transaction when there is one. Returns alerts added."""
     if alerts.num_rows == 0:
         return 0
-    incoming = alerts.select(ALERTS_SCHEMA.names).cast(ALERTS_SCHEMA)
-    names = ", ".join(ALERTS_SCHEMA.names)
+    # fetchall, not fetchone: DuckDB 2.0 refuses register() while a result is half-read
     before = con.execute("SELECT count(*) FROM alerts").fetchall()[0][0]
-    con.register("incoming_alerts", incoming)
-    try:
-        con.execute(f"INSERT OR IGNORE INTO alerts ({names}) "  # noqa: S608
-                    "SELECT * FROM incoming_alerts")
-    finally:
-        con.unregister("incoming_alerts")
+    _insert_or_ignore(con, "alerts", alerts.select(ALERTS_SCHEMA.names).cast(ALERTS_SCHEMA))
     if outbox.num_rows:
-        messages = outbox.select(OUTBOX_SCHEMA.names).cast(OUTBOX_SCHEMA)
-        con.register("incoming_outbox", messages)
-        try:
-            con.execute(f"INSERT OR IGNORE INTO outbox ({', '.join(OUTBOX_SCHEMA.names)}) "  # noqa: S608
-                        "SELECT * FROM incoming_outbox")
-        finally:
-            con.unregister("incoming_outbox")
+        _insert_or_ignore(con, "outbox", outbox.select(OUTBOX_SCHEMA.names).cast(OUTBOX_SCHEMA))
     return con.execute("SELECT count(*) FROM alerts").fetchall()[0][0] - before
