@@ -31,9 +31,14 @@ def _source_struct(source: str) -> pa.StructType:
 
 @dataclass
 class MicroBatch:
-    """Messages of one poll cycle: accepted event rows, dead letters, last offsets."""
+    """Messages of one poll cycle: accepted event rows, dead letters, last offsets.
+
+    ``validator`` checks every message unless ``topic_validators`` names one for its topic
+    (a multi-topic consumer such as the daemon has one default source per topic).
+    """
 
     validator: Validator
+    topic_validators: dict[str, Validator] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     dead_letter_rows: list[tuple] = field(default_factory=list)
     first_message_at: float | None = None
@@ -52,12 +57,13 @@ class MicroBatch:
         key = (topic, partition)
         if offset > self.offsets.get(key, -1):
             self.offsets[key] = offset
-        row = self.validator.validate(payload)
+        validator = self.topic_validators.get(topic, self.validator)
+        row = validator.validate(payload)
         if type(row) is Rejection:
             kafka_time = None if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms * 1000
             self.dead_letter_rows.append((
                 payload if payload is not None else b"", row.reason,
-                row.source or self.validator.default_source, topic, partition, offset,
+                row.source or validator.default_source, topic, partition, offset,
                 kafka_time, time.time_ns() // 1000))
             return
         row["kafka_topic"] = topic

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,23 +144,29 @@ class EventStore:
         return {int(p): int(o) for p, o in rows}
 
     def write_batch(self, events: pa.Table, dead_letters: pa.Table,
-                    offsets: dict[tuple[str, int], int]) -> None:
+                    offsets: dict[tuple[str, int], int],
+                    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
         """Insert one micro-batch and advance the stored offsets, all in one transaction.
 
         ``offsets`` maps (topic, partition) to the last offset covered by this batch; offsets
         only move forward. The caller skips offsets the store already has, so the fast plain
         ``INSERT`` is tried first; should a row be there anyway (unique Kafka coordinates
         violated), the transaction is rolled back and redone with ``INSERT OR IGNORE``.
+        ``also(cursor)`` runs inside the same transaction before it commits (the daemon
+        writes the batch's scores, alerts and outbox messages there); it may run twice, so it
+        must only insert idempotently (``INSERT OR IGNORE`` on stable keys).
         """
         import duckdb
 
         try:
-            self._write(events, dead_letters, offsets, ignore_present=False)
+            self._write(events, dead_letters, offsets, also, ignore_present=False)
         except duckdb.ConstraintException:
-            self._write(events, dead_letters, offsets, ignore_present=True)
+            self._write(events, dead_letters, offsets, also, ignore_present=True)
 
     def _write(self, events: pa.Table, dead_letters: pa.Table,
-               offsets: dict[tuple[str, int], int], *, ignore_present: bool) -> None:
+               offsets: dict[tuple[str, int], int],
+               also: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
+               ignore_present: bool) -> None:
         import duckdb
 
         insert = "INSERT OR IGNORE INTO" if ignore_present else "INSERT INTO"
@@ -187,6 +194,8 @@ class EventStore:
                     "last_offset = greatest(kafka_offsets.last_offset, excluded.last_offset), "
                     "updated_at = now()",
                     [[t, p, o] for (t, p), o in offsets.items()])
+            if also is not None:
+                also(cursor)
             cursor.execute("COMMIT")
         except duckdb.ConstraintException:
             with contextlib.suppress(duckdb.Error):
