@@ -55,6 +55,7 @@ from logguard.errors import BrokerError, LogguardError
 from logguard.events.frames import model_frame
 from logguard.events.validate import Validator
 from logguard.ingest.batch import MicroBatch
+from logguard.ingest.source import KafkaSource, Partition, SourceConfig
 from logguard.models.registry import ActiveModel, ModelRegistry
 from logguard.store.alerts import (
     ALERTS_SCHEMA,
@@ -236,22 +237,14 @@ class Daemon:
                               "(the daemon creates topics only on plaintext clusters)")
         create_topics(c.bootstrap, {c.output_topic: c.output_partitions})
 
-    def _make_consumer(self) -> Any:
-        from kafka import KafkaConsumer
-        from kafka.errors import KafkaError
-
+    def _make_consumer(self) -> KafkaSource:
         c = self.config
-        check_reachable(c.bootstrap)
-        try:
-            return KafkaConsumer(
-                bootstrap_servers=c.bootstrap, group_id=c.group, client_id="logguard-daemon",
-                enable_auto_commit=False, auto_offset_reset="earliest",
-                allow_auto_create_topics=False, session_timeout_ms=c.session_timeout_ms,
-                heartbeat_interval_ms=max(100, c.session_timeout_ms // 6),
-                max_poll_records=c.batch_size, max_poll_interval_ms=c.max_poll_interval_ms,
-                reconnect_backoff_max_ms=1000, **self._security)
-        except KafkaError as exc:
-            raise BrokerError(f"cannot reach the Kafka broker at {c.bootstrap}: {exc}") from exc
+        return KafkaSource(
+            SourceConfig(bootstrap=c.bootstrap, topics=sorted(c.topics), group=c.group,
+                         client_id="logguard-daemon", session_timeout_ms=c.session_timeout_ms,
+                         heartbeat_interval_ms=max(100, c.session_timeout_ms // 6),
+                         max_poll_interval_ms=c.max_poll_interval_ms, security=self._security),
+            start_offsets=self._store_offsets, on_assign=self._after_assign)
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -261,19 +254,7 @@ class Daemon:
 
     def run(self, on_status: Callable[[DaemonStats], None] | None = None) -> DaemonStats:
         """Run until stopped (or idle for ``until_idle_s``); returns the totals."""
-        from kafka import ConsumerRebalanceListener
-
-        daemon = self
-
-        class _FromStore(ConsumerRebalanceListener):
-            def on_partitions_revoked(self, revoked: Any) -> None:
-                pass  # each batch is committed before the next poll: nothing is in flight
-
-            def on_partitions_assigned(self, assigned: Any) -> None:
-                daemon._on_assigned(assigned)
-
         c = self.config
-        self._consumer.subscribe(topics=sorted(c.topics), listener=_FromStore())
         self.publisher.start()
         self._serve_http()
         self._alive = True
@@ -311,7 +292,7 @@ class Daemon:
             self.publisher.stop()
             if self._web is not None:
                 self._web.shutdown()
-            self._consumer.close(autocommit=False)
+            self._consumer.close()
             self.store.close()
         return self.stats
 
@@ -326,20 +307,19 @@ class Daemon:
             if remaining_ms <= 0:
                 break
             polled_from = time.monotonic()
-            records = self._consumer.poll(timeout_ms=remaining_ms,
-                                          max_records=c.batch_size - batch.messages)
+            messages = self._consumer.poll(c.batch_size - batch.messages, remaining_ms / 1000)
             self._last_poll = time.monotonic()
             polled = self.stats.timed("poll", polled_from)
-            for tp, messages in records.items():
-                topic, partition = tp.topic, tp.partition
-                stored = self._stored.get((topic, partition), -1)
-                for m in messages:
-                    if m.offset > stored:
-                        batch.add(topic, partition, m.offset, m.timestamp, m.value)
-                if messages and messages[0].timestamp is not None and messages[0].timestamp >= 0:
-                    oldest = messages[0].timestamp / 1000  # epoch seconds, Kafka time
-                    if self._oldest_message is None or oldest < self._oldest_message:
-                        self._oldest_message = oldest
+            stored = self._stored
+            for m in messages:
+                topic, partition, offset = m.topic(), m.partition(), m.offset()
+                kind, timestamp = m.timestamp()
+                if kind and timestamp >= 0:
+                    sent = timestamp / 1000  # epoch seconds, Kafka time
+                    if self._oldest_message is None or sent < self._oldest_message:
+                        self._oldest_message = sent
+                if offset > stored.get((topic, partition), -1):
+                    batch.add(topic, partition, offset, timestamp if kind else None, m.value())
             self.stats.timed("validate", polled)
         return batch
 
@@ -432,50 +412,36 @@ class Daemon:
                       "unscored for this model", failure.source, failure.model,
                       failure.version, failure.source, failure.reason)
 
-    def _commit_to_kafka(self, offsets: dict[tuple[str, int], int]) -> None:
-        from kafka import TopicPartition
-        from kafka.errors import KafkaError
-        from kafka.structs import OffsetAndMetadata
+    def _commit_to_kafka(self, offsets: dict[Partition, int]) -> None:
+        self._consumer.commit(offsets)
 
-        assigned = self._consumer.assignment()
-        commit = {TopicPartition(t, p): OffsetAndMetadata(o + 1, "", -1)
-                  for (t, p), o in offsets.items() if TopicPartition(t, p) in assigned}
-        if not commit:
-            return
-        try:
-            self._consumer.commit(commit)
-        except KafkaError as exc:  # CommitFailedError after a rebalance or broker restart
-            log.warning("Kafka offset commit failed (%s); the store has the batch, continuing",
-                        exc.__class__.__name__)
-
-    def _on_assigned(self, assigned: Any) -> None:
+    def _store_offsets(self, assigned: list[Partition]) -> dict[Partition, int]:
+        """On assignment: each partition resumes after the last offset the store has."""
         self._last_activity = time.monotonic()
         by_topic: dict[str, dict[int, int]] = {}
-        for tp in assigned:
-            if tp.topic not in by_topic:
-                by_topic[tp.topic] = self.store.stored_offsets(tp.topic)
-            stored = by_topic[tp.topic]
-            if tp.partition in stored:
-                self._stored[(tp.topic, tp.partition)] = stored[tp.partition]
-                self._consumer.seek(tp, stored[tp.partition] + 1)
+        resume = {}
+        for topic, partition in assigned:
+            if topic not in by_topic:
+                by_topic[topic] = self.store.stored_offsets(topic)
+            if partition in by_topic[topic]:
+                self._stored[(topic, partition)] = resume[(topic, partition)] = \
+                    by_topic[topic][partition]
+        return resume
+
+    def _after_assign(self, assigned: list[Partition]) -> None:
         if GID_SLOT in self.models:
             loaded = self.windows.rebuild(self.store.con.cursor())
             log.info("GID windows rebuilt from the store: %d events of %d hosts", loaded,
                      self.windows.hosts)
-        log.info("assigned %s (resuming from the store where it has them)",
-                 sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
         self.ready.set()
 
     def _lag(self) -> int | None:
-        total = 0
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is None:
-                return None
-            lag = max(0, high - self._consumer.position(tp))
-            self.metrics.set("logguard_consumer_lag", lag, topic=tp.topic, partition=tp.partition)
-            total += lag
-        return total
+        lag = self._consumer.lag()
+        if lag is None:
+            return None
+        for (topic, partition), behind in lag.items():
+            self.metrics.set("logguard_consumer_lag", behind, topic=topic, partition=partition)
+        return sum(lag.values())
 
     # ------------------------------------------------------------------ models
     def _reload_models(self) -> None:
