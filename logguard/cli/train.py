@@ -8,16 +8,20 @@ columns default to every column but the weight and label columns (or the model's
 it. Model flags (--epochs, --dim, ...) apply to the models that have them; giving one to a
 model without it is an error. Progress goes to stderr, a summary line to
 stdout. The model directory (model.json + state.npz) is what `logguard score` reads.
+A CERT release's labels come from its `answers/` folder; `--labels DIR` names one kept
+elsewhere (it adds `label` and `scenario` columns, and `lan` learns from `label`).
 
-example:
+examples:
   logguard train ape --input ../shared/data/ids2017/train.csv --weight-column count \\
       --label-column label --out models/ape-ids2017
+  logguard train lan --input r4.2/ --format cert --labels answers/ --out models/lan-r42
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 from logguard.cli._common import add_input_arguments, infer_format, split_list
@@ -44,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "identical events); used as weights, never expanded into rows")
     parser.add_argument("--label-column", default=None, metavar="C",
                         help="label column to leave out of training (kept for scoring output)")
+    parser.add_argument("--labels", type=Path, default=None, metavar="DIR",
+                        help="CERT answers/ folder outside the release (--format cert): labels "
+                        "its events; implies --label-column label")
     parser.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
     model = parser.add_argument_group("model flags (for the models that have them)")
     model.add_argument("--epochs", type=int,
@@ -72,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     frame = read_frame(args.input, fmt)
     if frame.empty:
         raise InputError(f"{args.input}: no events to train on")
+    if args.labels is not None:
+        frame = _with_answers(frame, args.labels, fmt)
+        args.label_column = args.label_column or "label"
     reserved = [c for c in (args.weight_column, args.label_column) if c is not None]
     _require(frame, reserved, args.input)
     entities = split_list(args.entities)
@@ -114,6 +124,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {args.model} on {len(frame):,} rows ({events:,.0f} weighted events"
           f"{columns}) in {seconds:.1f} s -> {args.out} (version {model_version})")
     return 0
+
+
+def _with_answers(frame, folder: Path, fmt: str):
+    """``frame`` with ``label``/``scenario`` from a CERT ``answers/`` folder, by event id."""
+    import sys
+
+    from logguard.events.readers.cert import load_answers
+
+    if fmt != "cert":
+        raise InputError(f"--labels names a CERT answers/ folder; it needs --format cert, "
+                         f"not {fmt}")
+    answers = load_answers(folder)
+    if answers is None:
+        raise InputError(f"--labels {folder}: not a folder")
+    scenario = frame["event_id"].map(answers).fillna(0).astype("int64")
+    frame = frame.assign(label=(scenario > 0).astype("int64"), scenario=scenario)
+    print(f"labels: {int(frame['label'].sum()):,} of {len(frame):,} events are malicious "
+          f"per {folder} ({len(answers):,} answer rows)", file=sys.stderr)
+    return frame
 
 
 def _require(frame, columns: list[str], path) -> None:
