@@ -210,11 +210,12 @@ def entity_evidences(entities: dict[str, Any]) -> tuple[list[dict], list[dict]]:
 
 def _seen_times(alert: dict, explanation: Any) -> tuple[int, int]:
     """First and last time the alert covers: a path's edge times when its explanation lists
-    them, else the event time."""
+    them (``{"path": {"edges": [...]}}``, as the daemon writes GID alerts), else the event time."""
     event_ms = epoch_ms(alert["event_time"])
     times = []
     if isinstance(explanation, dict):
-        for edge in explanation.get("edges") or []:
+        path = explanation.get("path")
+        for edge in (path.get("edges") if isinstance(path, dict) else None) or []:
             if isinstance(edge, dict) and edge.get("time") is not None:
                 try:
                     times.append(epoch_ms(edge["time"]))
@@ -228,8 +229,8 @@ def _description(explanation: Any) -> str | None:
         return explanation
     if isinstance(explanation, list) and all(isinstance(x, str) for x in explanation):
         return "; ".join(explanation)
-    if isinstance(explanation, dict) and isinstance(explanation.get("chain"), str):
-        return explanation["chain"]
+    if isinstance(explanation, dict) and isinstance(explanation.get("text"), str):
+        return explanation["text"]
     return None
 
 

@@ -142,11 +142,11 @@ class Metrics:
             hist.count += 1
 
     def model_loaded(self, source: str, model: str, version: str) -> None:
-        """Mark ``model`` ``version`` the active model of ``source`` in ``logguard_model_info``
-        (the series of its previous model or version is removed)."""
+        """Mark ``version`` the active one of slot ``source/model`` in ``logguard_model_info``
+        (the series of the slot's previous version is removed; other slots keep theirs)."""
         with self._lock:
             series = self._series["logguard_model_info"]
-            for key in [k for k in series.values if k[0] == source]:
+            for key in [k for k in series.values if k[:2] == (source, model)]:
                 del series.values[key]
             series.values[(source, model, version)] = 1.0
 

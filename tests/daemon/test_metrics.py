@@ -78,6 +78,7 @@ def test_counters_gauges_and_model_info() -> None:
     metrics.model_loaded("process", "ape", "v1")
     metrics.model_loaded("process", "ape", "v2")
     metrics.model_loaded("auth", "ape", "v7")
+    metrics.model_loaded("process", "gid", "g1")  # a second slot of one source keeps both
     _, samples = parse_exposition(metrics.render())
     assert samples == [
         ("logguard_events_total", {"source": "auth"}, 1.0),
@@ -87,6 +88,7 @@ def test_counters_gauges_and_model_info() -> None:
         ("logguard_outbox_pending", {"sink": "webhook"}, 0.5),
         ("logguard_model_info", {"source": "auth", "model": "ape", "version": "v7"}, 1.0),
         ("logguard_model_info", {"source": "process", "model": "ape", "version": "v2"}, 1.0),
+        ("logguard_model_info", {"source": "process", "model": "gid", "version": "g1"}, 1.0),
     ]
     assert metrics.value("logguard_events_total", source="process") == 12_500
     assert metrics.value("logguard_sink_failures_total", sink="kafka") == 0
