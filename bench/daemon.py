@@ -309,7 +309,8 @@ def _markdown(r: dict) -> str:
     return (
         "# logguard daemon benchmark\n\n"
         f"`{r['command']}` on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
-        f"torch {m.get('torch')}, kafka-python {m.get('kafka-python')}, duckdb {m.get('duckdb')}"
+        f"torch {m.get('torch')}, confluent-kafka {m.get('confluent-kafka')}, "
+        f"duckdb {m.get('duckdb')}"
         f"; load average at start {', '.join(f'{x:.1f}' for x in r['load_average'])}.\n\n"
         "| measure | value |\n|---|---|\n"
         f"| sustained throughput (ingest + APE + GID windows + alerting + CAR) | "
