@@ -9,9 +9,12 @@ One :class:`Daemon` is one consumer-group member owning one DuckDB file. Each cy
 3. write events, dead letters, scores, alerts, outbox messages and the last offset per
    partition in ONE DuckDB transaction (the store is the source of truth for offsets; on
    assignment each partition resumes at its stored offset + 1, so ``kill -9`` anywhere loses
-   and duplicates nothing, and alert ids are stable, so a replay raises no second alert);
-4. commit the offsets to Kafka (failures such as ``CommitFailedError`` after a broker restart
-   are logged and ignored: the store dedupes), wake the publisher thread, append the process
+   and duplicates nothing, and alert ids are stable, so a replay raises no second alert).
+   The transaction runs on a writer thread (DuckDB releases the GIL) while the next batch is
+   polled, validated and scored; it is waited for before the next one is submitted, before
+   the GID/CAR stages read the store, and before partitions are revoked;
+4. then commit the offsets to Kafka (a failed commit, e.g. after a broker restart, is logged
+   and ignored: the store dedupes), wake the publisher thread, append the process
    events to GID's per-host windows, update the metrics.
 
 Between batches: every ``gid_interval_s`` the GID stage searches the windows of hosts with
@@ -28,6 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +132,17 @@ def _scenario_json(scenario: dict, alerts: list[dict]) -> str:
     return encode_finding(scenario_finding(scenario, alerts))
 
 
+@dataclass
+class _PendingWrite:
+    """A batch whose DuckDB transaction runs on the writer thread, and what follows it."""
+
+    future: Future[None]
+    offsets: dict[Partition, int]
+    outbox_rows: int
+    process_frame: pd.DataFrame | None
+    count: Callable[[], None]
+
+
 class Daemon:
     """The streaming service (see the module docstring)."""
 
@@ -165,6 +180,8 @@ class Daemon:
             raise
         self.publisher = Publisher(self.store.con, self.sinks, self.metrics)
         self._stored: dict[tuple[str, int], int] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb-writer")
+        self._pending: _PendingWrite | None = None
         self._last_poll = time.monotonic()
         self._last_activity = time.monotonic() + JOIN_ALLOWANCE_S
         self._alive = False
@@ -244,7 +261,8 @@ class Daemon:
                          client_id="logguard-daemon", session_timeout_ms=c.session_timeout_ms,
                          heartbeat_interval_ms=max(100, c.session_timeout_ms // 6),
                          max_poll_interval_ms=c.max_poll_interval_ms, security=self._security),
-            start_offsets=self._store_offsets, on_assign=self._after_assign)
+            start_offsets=self._store_offsets, on_assign=self._after_assign,
+            on_revoke=lambda _: self._finish_pending())
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -266,14 +284,18 @@ class Daemon:
                 if batch.messages:
                     self._process(batch)
                     self._last_activity = time.monotonic()  # idle counts from the batch's end
+                else:
+                    self._finish_pending()
                 now = time.monotonic()
                 if now >= due["reload"]:
                     self._reload_models()
                     due["reload"] = now + c.reload_interval_s
                 if now >= due["gid"]:
+                    self._finish_pending()
                     self._gid_stage()
                     due["gid"] = self.stats.timed("GID path search", now) + c.gid_interval_s
                 if now >= due["car"]:
+                    self._finish_pending()
                     self._car_stage()
                     due["car"] = self.stats.timed("CAR", now) + c.car_interval_s
                 if now >= due["status"]:
@@ -284,11 +306,13 @@ class Daemon:
                 if c.until_idle_s is not None and now - self._last_activity >= c.until_idle_s:
                     log.info("no message for %.1f s: stopping", c.until_idle_s)
                     break
+            self._finish_pending()
             self._gid_stage()
             self._car_stage()
             self.stats.lag = self._lag()
         finally:
             self._alive = False
+            self._writer.shutdown(wait=True)
             self.publisher.stop()
             if self._web is not None:
                 self._web.shutdown()
@@ -339,29 +363,39 @@ class Daemon:
         alerts, outbox = scored.alerts_table(), scored.outbox_table()
 
         def also(cursor: Any) -> None:
-            if scores.num_rows:
-                cursor.register("incoming_scores", scores)
-                cursor.execute(f"INSERT OR IGNORE INTO scores ({', '.join(SCORES_SCHEMA.names)}) "  # noqa: S608
-                               "SELECT * FROM incoming_scores")
-                cursor.unregister("incoming_scores")
+            write_scores(cursor, scores)
             insert_alerts(cursor, alerts, outbox)
             if scored.suppressed:
                 cursor.executemany("UPDATE alerts SET status = 'suppressed' WHERE alert_id = ?",
                                    [[a] for a in scored.suppressed])
 
         offsets = dict(batch.offsets)
-        self.store.write_batch(events, dead, offsets, also)
-        mark = self.stats.timed("DuckDB transaction", mark)
-        for key, offset in offsets.items():
+        self._finish_pending()  # the previous batch is committed before this one is submitted
+        self._pending = _PendingWrite(
+            future=self._writer.submit(self.store.write_batch, events, dead, offsets, also),
+            offsets=offsets, outbox_rows=outbox.num_rows,
+            process_frame=frames.get(PROCESS_SOURCE) if GID_SLOT in models else None,
+            count=lambda: self._count(events, dead, scored, batch, started))
+
+    def _finish_pending(self) -> None:
+        """Wait for the batch on the writer thread, then commit its offsets to Kafka, wake the
+        publisher and feed GID's windows (the order of a synchronous write, kept)."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        mark = time.monotonic()
+        pending.future.result()
+        mark = self.stats.timed("DuckDB transaction (wait)", mark)
+        for key, offset in pending.offsets.items():
             self._stored[key] = max(offset, self._stored.get(key, -1))
-        self._commit_to_kafka(offsets)
-        if outbox.num_rows:
+        self._commit_to_kafka(pending.offsets)
+        if pending.outbox_rows:
             self.publisher.wake()
         mark = self.stats.timed("Kafka commit", mark)
-        if GID_SLOT in models and PROCESS_SOURCE in frames:
-            self.windows.append(frames[PROCESS_SOURCE])
+        if pending.process_frame is not None:
+            self.windows.append(pending.process_frame)
         self.stats.timed("GID window append", mark)
-        self._count(events, dead, scored, batch, started)
+        pending.count()
 
     def _frames(self, events: pa.Table) -> dict[str, pd.DataFrame]:
         """The model frame of each source the batch holds that some stage reads."""

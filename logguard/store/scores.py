@@ -31,13 +31,19 @@ _DDL = """CREATE TABLE IF NOT EXISTS scores (
 
 
 def write_scores(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> int:
-    """Insert ``scores`` (layout :data:`SCORES_SCHEMA`); rows already there are kept. Rows added."""
+    """Insert ``scores`` (layout :data:`SCORES_SCHEMA`); rows already there are kept. Rows added.
+
+    Runs on ``con`` itself, so inside the caller's transaction when there is one (the daemon
+    writes a batch's scores in the batch's transaction)."""
     con.execute(_DDL)
-    before = con.execute("SELECT count(*) FROM scores").fetchone()[0]
-    incoming = scores.select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA)
-    cursor = con.cursor()
-    cursor.register("incoming_scores", incoming)
-    cursor.execute(f"INSERT OR IGNORE INTO scores ({', '.join(SCORES_SCHEMA.names)}) "  # noqa: S608
-                   f"SELECT * FROM incoming_scores")
-    cursor.unregister("incoming_scores")
-    return con.execute("SELECT count(*) FROM scores").fetchone()[0] - before
+    if scores.num_rows == 0:
+        return 0
+    # fetchall, not fetchone: DuckDB 2.0 refuses register() while a result is half-read
+    before = con.execute("SELECT count(*) FROM scores").fetchall()[0][0]
+    con.register("incoming_scores", scores.select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA))
+    try:
+        con.execute(f"INSERT OR IGNORE INTO scores ({', '.join(SCORES_SCHEMA.names)}) "  # noqa: S608
+                    "SELECT * FROM incoming_scores")
+    finally:
+        con.unregister("incoming_scores")
+    return con.execute("SELECT count(*) FROM scores").fetchall()[0][0] - before
