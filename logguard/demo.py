@@ -1,18 +1,24 @@
-"""The end-to-end demo: simulated enterprise -> embedded Kafka -> DuckDB -> APE and GID -> alerts.
+"""The end-to-end demo: simulated enterprise -> embedded Kafka -> the daemon -> ranked alerts.
 
-1. Start the embedded broker (tansu on a free loopback port) and create the topic.
-2. Simulate an enterprise's Windows hosts for a clean training day and the next morning, with
-   one attack chain (phishing macro -> download -> persistence -> credential access ->
-   lateral movement -> exfiltration) planted on an office host in the morning.
-3. Produce every event to Kafka, then ingest the topic into the DuckDB file with the same
-   consumer-group path as ``logguard ingest`` (validation, dead letters, exactly-once).
-4. Train APE on the training day's events from the store (GID too, on its process graph),
-   score the morning, store the scores in ``scores``, and print the ranked queue with
-   explanations and which rows are the planted attack (the simulator's ``attack_step``,
-   kept in the event's ``extra`` JSON, is used for the printout only, never by a model).
+1. Start the embedded broker (tansu on a free loopback port) and create the daemon's topics.
+2. Simulate an enterprise's Windows hosts (:mod:`logguard.sim`): process events, the
+   authentications they imply and third-party IDS alerts, for a clean training window (one
+   day by default) and the next morning, with one attack chain (phishing macro -> download
+   -> persistence -> credential access -> lateral movement -> exfiltration) planted on an
+   office host in the morning. The simulator's ``attack_step`` label travels in each event's
+   ``extra`` JSON and is read for the printout only, never by a model.
+3. Produce the clean window and run the streaming daemon on it until idle: with no model
+   yet it stores the events (validation, dead letters, exactly-once) and the IDS alerts.
+4. Train every slot on the clean window from the store
+   (:func:`~logguard.training.slots.train_slot`: process/ape, process/gid, auth/ape),
+   register and promote each in the registry beside the DuckDB file.
+5. Produce the morning and run the daemon again until idle: it scores every batch with the
+   active models, searches GID paths on per-host windows, ranks alerts and grows scenarios
+   with CAR, and publishes OCSF findings to ``logguard.alerts``.
+6. Read the ranked queue and the top scenarios from the store, the way ``logguard alerts``
+   and ``logguard scenarios`` do.
 
-The DuckDB file stays for the analyst: ``duckdb logguard-demo.duckdb``, then e.g.
-``SELECT * FROM scores ORDER BY score DESC LIMIT 20``.
+The DuckDB file and the registry stay for the analyst commands (``logguard alerts --db ...``).
 """
 
 from __future__ import annotations
@@ -24,16 +30,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-TOPIC = "logguard.process"
 SIMULATION_START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday: the training day is a workday
-APE_ENTITIES = ["host", "user", "parent_image", "image", "action", "object_type", "object_class"]
+TOPICS = {"logguard.process": "process", "logguard.auth": "auth", "logguard.ids": "alert"}
+OUTPUT_TOPIC = "logguard.alerts"
+DEMO_SLOTS = (("process", "ape"), ("process", "gid"), ("auth", "ape"))
 
 
 @dataclass
@@ -42,13 +46,19 @@ class DemoConfig:
 
     db: Path
     hosts: int = 8
-    train_hours: float = 24.0
+    train_hours: float = 24.0  # 48 h: fewer false alerts, the intrusion ranks higher; slower
     test_hours: float = 12.0
     attack_after_hours: float = 10.5
     seed: int = 7
-    top: int = 10
+    top: int = 15
     partitions: int = 3
-    epochs: int = 15
+    epochs: int = 10
+    gid_window_s: float = 3600.0
+
+    @property
+    def models(self) -> Path:
+        """The model registry, beside the DuckDB file."""
+        return self.db.with_name(f"{self.db.stem}-models")
 
 
 @dataclass
@@ -61,21 +71,19 @@ class DemoReport:
     train_events: int = 0
     test_events: int = 0
     attack_events: int = 0
-    queue: pd.DataFrame = field(default_factory=pd.DataFrame)
-    paths: list[dict] = field(default_factory=list)
+    trained: dict[str, str] = field(default_factory=dict)  # slot -> version
+    alerts: int = 0
+    queue: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
     attack_ranks: list[int] = field(default_factory=list)
+    published_ids: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
 
 
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoReport:
     """Run every step; ``say`` receives one progress line per step."""
-    from tqdm import tqdm
-
     from logguard.broker import EmbeddedBroker, create_topics
-    from logguard.ingest.consumer import IngestConfig, Ingestor
-    from logguard.ingest.producer import send_records
-    from logguard.sim import AttackChain, host_names, iter_process_events
-    from logguard.store.duckdb_store import EventStore
+    from logguard.sim import AttackChain, host_names
 
     report = DemoReport()
     clock = time.monotonic()
@@ -83,83 +91,193 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
     def step(name: str) -> None:
         nonlocal clock
         now = time.monotonic()
-        report.timings[name] = now - clock
+        report.timings[name] = round(now - clock, 1)
         clock = now
 
     split = SIMULATION_START + timedelta(hours=config.train_hours)
     victim = next(h for h in host_names(config.hosts) if h.startswith("OFFICE"))
     chain = AttackChain(host=victim, start=split + timedelta(hours=config.attack_after_hours),
                         name="demo-intrusion")
-    duration = timedelta(hours=config.train_hours + config.test_hours)
-    say(f"[1/4] starting the embedded broker; simulating {config.hosts} hosts for "
-        f"{duration.total_seconds() / 3600:.0f} h with an intrusion on {victim} at {chain.start}")
+    say(f"[1/6] simulating {config.hosts} hosts for "
+        f"{config.train_hours + config.test_hours:.0f} h (process events, logons, IDS alerts) "
+        f"with an intrusion on {victim} at {chain.start:%Y-%m-%d %H:%M} UTC")
+    clean, rest = _simulate(config, chain, split)
+    report.train_events = sum(len(v) for v in clean.values())
+    report.test_events = sum(len(v) for v in rest.values())
+    report.attack_events = sum("attack_step" in e for events in rest.values() for e in events)
+    step("simulate")
     with EmbeddedBroker() as broker:
-        create_topics(broker.bootstrap, {TOPIC: config.partitions})
-        events = iter_process_events(config.hosts, SIMULATION_START, duration, seed=config.seed,
-                                     attacks=[chain])
-        with tqdm(unit=" events", desc="produce", file=sys.stderr, disable=None) as bar:
-            report.produced = send_records(broker.bootstrap, TOPIC, events,
-                                           on_sent=lambda n: bar.update(1))
-        step("simulate+produce")
-        say(f"[2/4] produced {report.produced:,} events to {TOPIC} at {broker.bootstrap}; "
-            f"ingesting into {config.db}")
-        with EventStore(config.db) as store:
-            ingest = IngestConfig(bootstrap=broker.bootstrap, topic=TOPIC, source="process",
-                                  group="logguard-demo", until_idle_s=3.0)
-            stats = Ingestor(ingest, store).run(on_status=lambda s: say(f"      {s.line()}"))
-            report.stored, report.dead_letters = stats.events, stats.dead_letters
-            step("ingest")
-            frame = _load_process_events(store.con)
-            train = frame[frame["time"] < pd.Timestamp(split)].reset_index(drop=True)
-            test = frame[frame["time"] >= pd.Timestamp(split)].reset_index(drop=True)
-            report.train_events, report.test_events = len(train), len(test)
-            report.attack_events = int(test["attack_step"].notna().sum())
-            say(f"[3/4] stored {report.stored:,} events ({report.dead_letters} dead letters); "
-                f"training APE and GID on {len(train):,} events of the first "
-                f"{config.train_hours:.0f} h")
-            _score(config, train, test, store.con, report, say)
-            step("train+score")
+        create_topics(broker.bootstrap, dict.fromkeys(TOPICS, config.partitions))
+        say(f"[2/6] broker at {broker.bootstrap}: producing the clean window "
+            f"({report.train_events:,} events) and storing it with the daemon in {config.db}")
+        report.produced = _produce(broker.bootstrap, clean)
+        stats = _run_daemon(config, broker.bootstrap, say)
+        step("produce+ingest clean window")
+        say(f"[3/6] stored {stats.events:,} events; training "
+            f"{', '.join(f'{s}/{m}' for s, m in DEMO_SLOTS)} on the clean window")
+        report.trained = _train(config, split, say)
+        step("train")
+        say(f"[4/6] producing the next {config.test_hours:.0f} h ({report.test_events:,} "
+            "events) and streaming them through the daemon (scoring, GID windows, CAR)")
+        report.produced += _produce(broker.bootstrap, rest)
+        more = _run_daemon(config, broker.bootstrap, say)
+        step("stream+score")
+        report.published_ids = _published_ids(broker.bootstrap)
+        say(f"[5/6] the daemon raised {more.alerts:,} event alerts and {more.path_alerts:,} "
+            f"path alerts; {len(report.published_ids):,} findings on {OUTPUT_TOPIC}")
+    _read_results(config, report)
+    step("report")
+    say(f"[6/6] {report.alerts:,} alerts in the queue; {len(report.scenarios)} top scenarios")
     return report
 
 
-def _load_process_events(con) -> pd.DataFrame:
-    """Process events from the store in time order, with the derived APE/GID columns."""
-    from logguard.events.frames import model_frame
+def _simulate(config: DemoConfig, chain, split: datetime
+              ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """Per topic, the events before ``split`` and the events from it on."""
+    from logguard.sim import iter_alert_events, iter_auth_events, iter_process_events
 
-    return model_frame(con.execute(
-        "SELECT *, json_extract_string(extra, '$.attack_step') AS attack_step "
-        "FROM events WHERE source = 'process' "
-        "ORDER BY event_time, kafka_partition, kafka_offset").df())
+    duration = timedelta(hours=config.train_hours + config.test_hours)
+    args = (config.hosts, SIMULATION_START, duration, config.seed, [chain])
+    streams = {"logguard.process": iter_process_events(*args),
+               "logguard.auth": iter_auth_events(*args),
+               "logguard.ids": iter_alert_events(*args)}
+    cut = split.isoformat().replace("+00:00", "")
+    clean: dict[str, list[dict]] = {}
+    rest: dict[str, list[dict]] = {}
+    for topic, events in streams.items():
+        clean[topic], rest[topic] = [], []
+        for event in events:
+            (clean if event["time"] < cut else rest)[topic].append(event)
+    return clean, rest
 
 
-def _score(config: DemoConfig, train: pd.DataFrame, test: pd.DataFrame, con,
-           report: DemoReport, say: Callable[[str], None]) -> None:
-    from logguard.models.ape import APE
-    from logguard.models.gid import GID
-    from logguard.store.scores import write_scores
+def _produce(bootstrap: str, events_by_topic: dict[str, list[dict]]) -> int:
+    from tqdm import tqdm
 
-    entities = APE_ENTITIES
-    ape = APE(entities=entities, epochs=config.epochs, random_state=config.seed, progress=False)
-    # identical entity tuples collapse into one weighted row (APE weights events by count)
-    distinct = train[entities].fillna("-").value_counts().reset_index(name="count")
-    ape.fit(distinct[entities], sample_weight=distinct["count"].to_numpy(dtype="float64"))
-    scores = ape.score(test[entities].fillna("-"))
-    gid = GID(random_state=config.seed).fit(train)
-    report.paths = gid.top_paths(test, k=3)
-    order = np.argsort(-scores, kind="stable")
-    top = test.iloc[order[: config.top]].copy()
-    top["score"] = scores[order[: config.top]]
-    top["explanation"] = ape.explain(top[entities].fillna("-"))
-    top.insert(0, "rank", range(1, len(top) + 1))
-    report.queue = top
-    ranks = np.empty(len(test), dtype=int)
-    ranks[order] = np.arange(1, len(test) + 1)
-    report.attack_ranks = sorted(ranks[test["attack_step"].notna().to_numpy()].tolist())
-    version = ape.save(config.db.parent / "logguard-demo-models" / "ape")
-    written = write_scores(con, pa.table({
-        "kafka_topic": test["kafka_topic"], "kafka_partition": test["kafka_partition"],
-        "kafka_offset": test["kafka_offset"], "model": ["ape"] * len(test),
-        "model_version": [version] * len(test), "score": scores,
-        "explanation": [None] * len(test)}))
-    say(f"[4/4] scored {len(test):,} events of the next {config.test_hours:.0f} h "
-        f"(APE version {version}); {written:,} rows in table scores")
+    from logguard.ingest.producer import send_records
+
+    total = sum(len(v) for v in events_by_topic.values())
+    with tqdm(total=total, unit=" events", desc="produce", file=sys.stderr, disable=None) as bar:
+        return sum(send_records(bootstrap, topic, events, on_sent=lambda n: bar.update(1))
+                   for topic, events in events_by_topic.items())
+
+
+def _run_daemon(config: DemoConfig, bootstrap: str, say: Callable[[str], None]):
+    """The daemon, in process, until no message came for a few seconds."""
+    from logguard.daemon.config import DaemonConfig
+    from logguard.daemon.service import Daemon
+
+    daemon_config = DaemonConfig(
+        bootstrap=bootstrap, db=str(config.db), models=str(config.models), topics=dict(TOPICS),
+        group="logguard-demo", output_topic=OUTPUT_TOPIC, output_partitions=1,
+        gid_window_s=config.gid_window_s, gid_interval_s=2.0, car_interval_s=3.0,
+        reload_interval_s=60.0, until_idle_s=3.0).check()
+    return Daemon(daemon_config).run(on_status=lambda s: say(f"      {s.line()}"))
+
+
+def _train(config: DemoConfig, split: datetime, say: Callable[[str], None]) -> dict[str, str]:
+    """Train every demo slot on the stored clean window; register and promote it."""
+    from logguard.errors import ModelError
+    from logguard.models.registry import ModelRegistry
+    from logguard.store.duckdb_store import open_duckdb
+    from logguard.training.slots import train_slot
+
+    registry = ModelRegistry(config.models)
+    options = {("process", "ape"): {"epochs": config.epochs, "random_state": config.seed},
+               # a day of logons is a few hundred events: a few epochs learn them
+               ("auth", "ape"): {"epochs": min(3, config.epochs), "random_state": config.seed},
+               ("process", "gid"): {"random_state": config.seed}}
+    con = open_duckdb(config.db, read_only=True)
+    try:
+        frames = {source: con.execute("SELECT * FROM events WHERE source = ? AND event_time < ? "
+                                      "ORDER BY event_time, kafka_partition, kafka_offset",
+                                      [source, split]).df()
+                  for source in {s for s, _ in DEMO_SLOTS}}
+    finally:
+        con.close()
+    trained = {}
+    for source, model in DEMO_SLOTS:
+        started = time.monotonic()
+        try:
+            detector, calibrator, summary = train_slot(source, model, frames[source],
+                                                       gid_window_s=config.gid_window_s,
+                                                       **options[(source, model)])
+        except ModelError as exc:
+            say(f"      {source}/{model}: not trained ({exc})")
+            continue
+        version = registry.add(source, model, detector, calibrator, training_summary=summary)
+        registry.promote(source, model, version,
+                         reason="logguard demo: trained on the clean window")
+        trained[f"{source}/{model}"] = version
+        say(f"      {source}/{model}: version {version}, {summary['fit_events']:,} events, "
+            f"calibrated on {calibrator.reference_size:,} held-out scores "
+            f"({time.monotonic() - started:.1f} s)")
+    return trained
+
+
+def _published_ids(bootstrap: str, idle_ms: int = 2000) -> set[str]:
+    """``finding_info.uid`` of every finding on the output topic (alerts and scenarios)."""
+    import orjson
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(OUTPUT_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=idle_ms,
+                             enable_auto_commit=False)
+    try:
+        return {orjson.loads(m.value)["finding_info"]["uid"] for m in consumer}
+    finally:
+        consumer.close()
+
+
+def _read_results(config: DemoConfig, report: DemoReport) -> None:
+    """The ranked queue (with which alerts are the planted intrusion) and the top scenarios."""
+    from logguard.analyst.queries import QUEUE_ORDER, list_scenarios
+    from logguard.store.duckdb_store import open_duckdb
+
+    con = open_duckdb(config.db, read_only=True)
+    try:
+        ranked = con.execute(  # QUEUE_ORDER is the analyst queue's constant ORDER BY clause
+            "WITH queue AS (SELECT row_number() OVER (ORDER BY " + QUEUE_ORDER + ") AS rank, "  # noqa: S608
+            "alert_id, score, event_time, host, user_name, summary, scenario_id, model, kind, "
+            "explanation, kafka_topic, kafka_partition, kafka_offset FROM alerts) "
+            "SELECT q.* EXCLUDE (kafka_topic, kafka_partition, kafka_offset), "
+            "json_extract_string(e.extra, '$.attack_step') AS attack_step FROM queue q "
+            "LEFT JOIN events e USING (kafka_topic, kafka_partition, kafka_offset) ORDER BY rank"
+        ).df()
+        report.stored, report.dead_letters = con.execute(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM dead_letters)"
+        ).fetchone()
+        report.scenarios = list_scenarios(con, top=3)
+        for scenario in report.scenarios:
+            scenario["alerts"] = con.execute(  # its first alerts, one per distinct summary
+                "SELECT min(event_time) AS event_time, model, summary, count(*) AS alerts, "
+                "arg_min(explanation, event_time) AS explanation FROM alerts "
+                "WHERE scenario_id = ? GROUP BY model, summary ORDER BY event_time LIMIT 6",
+                [scenario["scenario_id"]]).df().to_dict("records")
+    finally:
+        con.close()
+    report.alerts = len(ranked)
+    report.attack_ranks = ranked.loc[ranked["attack_step"].notna(), "rank"].astype(int).tolist()
+    report.queue = ranked.head(config.top).to_dict("records")
+
+
+def explanation_text(explanation: str | None, width: int = 110) -> str:
+    """The readable part of an alert's explanation JSON, cut to ``width``."""
+    import orjson
+
+    if not explanation:
+        return ""
+    try:
+        value: Any = orjson.loads(explanation)
+    except orjson.JSONDecodeError:
+        value = explanation
+    text = value.get("text", "") if isinstance(value, dict) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def short(value: object, width: int = 40, *, keep_end: bool = True) -> str:
+    """A value cut to ``width``: from the left (paths keep their file name), or the right."""
+    text = "" if value is None or value != value else str(value)
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1):] if keep_end else text[: width - 1] + "…"

@@ -84,3 +84,16 @@ def send_messages() -> Callable[..., list[tuple[int, int]]]:
 def logguard_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``logguard_cli(*args, timeout=120)`` runs the CLI in a subprocess."""
     return run_logguard
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """One small `logguard demo` run (3 hosts) shared by the demo and notebook tests:
+    (DuckDB path, DemoReport, printed lines)."""
+    from logguard.demo import DemoConfig, run_demo
+
+    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    lines: list[str] = []
+    report = run_demo(DemoConfig(db=db, hosts=3, train_hours=24, test_hours=12, epochs=3),
+                      say=lines.append)
+    return db, report, lines

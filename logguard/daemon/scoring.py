@@ -38,7 +38,7 @@ from logguard.models.registry import ActiveModel
 from logguard.store.alerts import ALERTS_SCHEMA, OUTBOX_SCHEMA, event_alert_id
 from logguard.store.scores import SCORES_SCHEMA
 
-PER_EVENT_MODELS = frozenset(("ape", "rarity", "pairwise", "iforest", "lan"))
+PER_EVENT_MODELS = frozenset(("ape", "rarity", "pairwise", "iforest", "lan", "insider-frequency"))
 IDS_SOURCE = "alert"
 IDS_MODEL = "ids"
 HOST_COLUMNS = ("host", "pc", "src_computer", "dst_computer")

@@ -3,8 +3,10 @@
 The ``events`` table keeps what arrived (the union layout of the schemas, with
 ``event_time``); the models read a frame with ``time`` and, for process events, the derived
 ``object_class`` (GID's abstracted object label, :func:`~logguard.graph.abstraction.abstract_label`)
-that APE also uses as an entity. Training jobs, the daemon and the demo all call
-:func:`model_frame`, so a model sees the same columns when it is fitted and when it scores.
+that APE also uses as an entity, and for insider activity the ``hour`` of day (UTC) of the
+event, the second half of the activity token (activity type x hour). Training jobs, the
+daemon and the demo all call :func:`model_frame`, so a model sees the same columns when it
+is fitted and when it scores.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ def model_frame(events: pd.DataFrame) -> pd.DataFrame:
     if "object_type" in frame.columns and "object_name" in frame.columns:
         from logguard.graph.abstraction import abstract_label
 
+        names = frame["object_name"].astype(object)
         frame["object_class"] = [
             abstract_label(kind, name) for kind, name in
-            zip(frame["object_type"].fillna("other"), frame["object_name"], strict=True)]
+            zip(frame["object_type"].fillna("other"), names.where(names.notna(), None),
+                strict=True)]
+    if "activity" in frame.columns and "hour" not in frame.columns and "time" in frame.columns:
+        # insider activity is read as activity type x hour of day (Cai et al. 2024, LAN)
+        frame["hour"] = pd.to_datetime(frame["time"], utc=True).dt.hour
     return frame
