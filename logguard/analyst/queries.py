@@ -4,9 +4,14 @@ Nothing a user types is ever part of the SQL text: filter values, ids and entity
 bound parameters; the SQL text is assembled only from fixed fragments (and one ``?`` per list
 item). Results are plain JSON-ready dicts (times as ISO 8601 UTC text).
 
-The queue order is CAR's: ``car_rank`` ascending (alerts CAR has not ranked yet last), then
-calibrated score descending, newest first; ``rank`` in a result is the position in that order
-after filtering (1 = the first alert to read).
+The queue order (``order``): ``score`` (default) is the calibrated score descending (its
+exponential tail keeps novel events ordered), then CAR's rank, newest first; ``car`` is CAR's
+rank first (alerts CAR has not ranked yet last), then the score. ``rank`` in a result is the
+position in that order after filtering (1 = the first alert to read). The default is the score
+because it ranked the demo's planted intrusion far better: over the demo's 708 model alerts
+(32 on planted events, ``logguard demo``, 8 hosts) the score order gave average precision
+0.994 with the top 15 all planted, CAR's order 0.494 with the first planted alert at 13 (its
+scenario grouping joins many benign novelties when the alert volume is over budget).
 """
 
 from __future__ import annotations
@@ -55,7 +60,11 @@ SCENARIO_COLUMNS = (
     f"{_iso('first_time')} AS first_time", f"{_iso('last_time')} AS last_time", "hosts",
     "users", "summary", f"{_iso('updated_at')} AS updated_at",
 )
-QUEUE_ORDER = "car_rank IS NULL, car_rank, score DESC, event_time DESC, alert_id"
+QUEUE_ORDERS = {
+    "score": "score DESC, car_rank IS NULL, car_rank, event_time DESC, alert_id",
+    "car": "car_rank IS NULL, car_rank, score DESC, event_time DESC, alert_id",
+}
+QUEUE_ORDER = QUEUE_ORDERS["score"]
 
 
 def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
@@ -101,8 +110,11 @@ class AlertFilter:
     user: str | None = None
     min_score: float | None = None
     statuses: tuple[str, ...] = field(default=DEFAULT_STATUSES)
+    order: str = "score"
 
     def __post_init__(self) -> None:
+        if self.order not in QUEUE_ORDERS:
+            raise InputError(f"order must be one of {', '.join(QUEUE_ORDERS)}, got {self.order!r}")
         if not 1 <= int(self.top) <= MAX_TOP:
             raise InputError(f"top must be between 1 and {MAX_TOP}, got {self.top}")
         if self.min_score is not None and not 0 <= float(self.min_score) <= 100:
@@ -113,7 +125,8 @@ class AlertFilter:
     def from_strings(cls, *, top: str | int | None = None, since: str | None = None,
                      host: str | None = None, user: str | None = None,
                      min_score: str | float | None = None,
-                     status: str | list[str] | None = None) -> AlertFilter:
+                     status: str | list[str] | None = None,
+                     order: str | None = None) -> AlertFilter:
         """Build from text values (query parameters or CLI strings); bad values name the field."""
         try:
             top_value = 50 if top in (None, "") else int(top)
@@ -124,7 +137,8 @@ class AlertFilter:
         except ValueError:
             raise InputError(f"min_score must be a number, got {min_score!r}") from None
         return cls(top=top_value, since=parse_since(since), host=host or None,
-                   user=user or None, min_score=score_value, statuses=parse_statuses(status))
+                   user=user or None, min_score=score_value, statuses=parse_statuses(status),
+                   order=order or "score")
 
 
 def fetch_rows(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict]:
@@ -177,7 +191,7 @@ def alert_queue(cursor: duckdb.DuckDBPyConnection, flt: AlertFilter) -> list[dic
         where.append("score >= ?")
         params.append(float(flt.min_score))
     sql = (f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE {' AND '.join(where)} "  # noqa: S608
-           f"ORDER BY {QUEUE_ORDER} LIMIT ?")
+           f"ORDER BY {QUEUE_ORDERS[flt.order]} LIMIT ?")
     rows = fetch_rows(cursor, sql, [*params, int(flt.top)])
     return [{"rank": rank, **_with_user(row)} for rank, row in enumerate(rows, start=1)]
 

@@ -1,9 +1,9 @@
 """Show the ranked alert queue: the alerts to read first, most suspicious at the top.
 
-Order: CAR's rank, then calibrated score (0-100). Columns: rank, score, time, host, user,
-summary, scenario (first 8 characters of its id), then the alert id to pass to
-`logguard explain` / `logguard feedback` (any unique prefix of 8+ characters works) and
-its status. By default every alert but suppressed ones is listed.
+Order: the calibrated score (0-100), then CAR's rank; `--order car` puts CAR's rank first.
+Columns: rank, score, time, host, user, summary, scenario (first 8 characters of its id),
+then the alert id to pass to `logguard explain` / `logguard feedback` (any unique prefix
+of 8+ characters works) and its status. By default every alert but suppressed ones is listed.
 
 examples:
   logguard alerts --db logguard-demo.duckdb --top 20
@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", default=None, metavar="S[,S]",
                         help="statuses to list: new, true-positive, false-positive, benign, "
                         "suppressed, or all (default: all but suppressed)")
+    parser.add_argument("--order", choices=("score", "car"), default="score",
+                        help="score: calibrated score, then CAR rank (default); car: CAR rank "
+                        "first (correlated alerts together)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
                         help="output format (default table)")
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from logguard.analyst.backend import open_backend
 
     params = {"top": args.top, "since": args.since, "host": args.host, "user": args.user,
-              "min_score": args.min_score, "status": args.status}
+              "min_score": args.min_score, "status": args.status, "order": args.order}
     with open_backend(args.db, args.api, api_token(args)) as backend:
         alerts = backend.alerts(params)
     print(render.queue(alerts, args.format))

@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
 def _print_queue(report) -> None:
     from logguard.demo import short
 
-    print("\nranked alert queue (CAR order; * = on a planted intrusion event; a path alert is "
-          "marked by its last event):")
+    print("\nranked alert queue (calibrated score, then CAR rank; * = on a planted intrusion "
+          "event; a path alert is marked by its last event):")
     print(f"  {'rank':>4} {'score':>6}  {'time':<8}  {'host':<22} {'user':<16} summary  [scenario]")
     for row in report.queue:
         mark = "*" if isinstance(row["attack_step"], str) else " "

@@ -8,7 +8,14 @@ data (its training window, or better a held-out day):
 
 read off stored quantiles q_ℓ at probability levels ℓ by linear interpolation. The levels are
 dense in the tail (0.99, 0.999, 0.9999, …), where alerting happens, so 99.9 and 99.99 differ.
-A score above every reference score calibrates to 100.
+The reference maximum sits at the plotting position 1 − 1/(n+1) (n reference scores), and above
+it the tail is exponential (a generalised Pareto tail with shape 0) through q_0.99 and the
+maximum:
+
+    c(x) = 100 · (1 − (1/(n+1)) · exp(−(x − q_max) / s)),   s = (q_max − q_0.99) / ln(0.01 (n+1)),
+
+so scores beyond everything seen stay below 100 and keep their order (many novel events would
+otherwise all read 100.0 and tie).
 
 An alert budget of ``N`` alerts per 10,000 events is the threshold c* = 100 · (1 − N/10,000):
 on data like the reference, about N events in 10,000 score above it. The budget is a target,
@@ -60,13 +67,20 @@ class ScoreCalibrator:
                    reference_size=len(scores))
 
     def calibrate(self, raw_scores: np.ndarray) -> np.ndarray:
-        """c(x) = 100 · F̂(x) in [0, 100]; ties in the quantiles resolve to the highest level."""
+        """c(x) in [0, 100): 100 · F̂(x) up to the reference maximum, the exponential tail above;
+        ties in the quantiles resolve to the highest level (F̂ is right-continuous)."""
         raw = np.asarray(raw_scores, dtype=np.float64)
-        # np.interp needs increasing x; on flat stretches take the right end (F̂ is right-continuous)
+        top = 1.0 - 1.0 / (self.reference_size + 1)
+        levels = np.minimum(self.levels, top)
+        # np.interp needs increasing x; on flat stretches take the right end
         x, right = np.unique(self.quantiles[::-1], return_index=True)
-        levels = self.levels[::-1][right]
-        out = 100.0 * np.interp(raw, x, levels, left=0.0, right=1.0)
-        out[raw > self.quantiles[-1]] = 100.0
+        out = 100.0 * np.interp(raw, x, levels[::-1][right], left=0.0, right=top)
+        q_max = self.quantiles[-1]
+        above = raw > q_max
+        if above.any():
+            q_99 = float(np.interp(0.99, self.levels, self.quantiles))
+            scale = max(q_max - q_99, 1e-12) / max(np.log(0.01 * (self.reference_size + 1)), 1.0)
+            out[above] = 100.0 * (1.0 - (1.0 - top) * np.exp(-(raw[above] - q_max) / scale))
         return np.where(np.isnan(raw), 0.0, out)
 
     def raw_threshold(self, calibrated: float) -> float:

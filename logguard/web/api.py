@@ -14,7 +14,7 @@ from logguard.web.app import HttpError, Request, Response
 if TYPE_CHECKING:
     from logguard.web.app import WebApp
 
-QUEUE_PARAMS = ("top", "since", "host", "user", "min_score", "status")
+QUEUE_PARAMS = ("top", "since", "host", "user", "min_score", "order", "status")
 FEEDBACK_FIELDS = ("verdict", "note", "suppress_days")
 
 

@@ -33,6 +33,8 @@ _QUERY = [
      "description": "exact user name (case-insensitive)"},
     {"name": "min_score", "in": "query", "schema": {"type": "number", "minimum": 0,
                                                     "maximum": 100}},
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["score", "car"]},
+     "description": "score (default: calibrated score, then CAR rank) or car (CAR rank first)"},
     {"name": "status", "in": "query", "schema": {"type": "string"},
      "description": "comma-separated statuses (new, true-positive, false-positive, benign, "
                     "suppressed) or all; default: every status but suppressed"},

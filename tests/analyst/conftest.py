@@ -8,8 +8,8 @@ for scenarios), with ids from the same stable-id functions the daemon uses:
   socket, a Run-key registry write (APE), and an IDS alert of the lateral move to ``DC-01``;
   CAR ranks these 1-4 and groups them into one scenario with its attack graph;
 * a recurring benign backup job on ``WS-02`` (same stable entities, new pid/GUID each night)
-  and 24 ordinary alerts on six hosts, one of them with the highest calibrated score of all
-  (99.0) but a low CAR rank, so the queue order is CAR's, not the raw score's;
+  and 24 ordinary alerts on six hosts, one of them loud (96.0: above three of the four attack
+  alerts) but with a low CAR rank, so the score order and CAR's order differ;
 * a second scenario made of the backup alerts.
 """
 
@@ -49,7 +49,7 @@ class Planted:
     attack_scenario: str
     backup: tuple[str, ...]  # oldest first
     backup_scenario: str
-    loud_benign: str  # highest score, low CAR rank
+    loud_benign: str  # second-highest score, low CAR rank
     n_alerts: int
 
 
@@ -158,12 +158,12 @@ def build_store(path: Path) -> Planted:
                               "svchost.exe", "file_create", "file", "C:\\Users", 300 + night),
             offset))
     car.update({a: (10 + i, 0.5) for i, a in enumerate(backup)})
-    # --- ordinary alerts on six hosts; the first is the loudest score of all
+    # --- ordinary alerts on six hosts; the first is loud (96.0, second only to the attack's 97.5)
     for i in range(24):
         offset = 100 + i
         host, user = f"WS-{(i % 6) + 1:02d}", f"CORP\\user{i % 5}"
         alert_id = event_alert_id("ape", "logguard.process", 0, offset)
-        score = 99.0 if i == 0 else 76.0 + (i * 7) % 19
+        score = 96.0 if i == 0 else 76.0 + (i * 7) % 19
         rows.append(_alert(
             alert_id, "ape", "event", NOW - timedelta(hours=1 + i * 3), host, user, score,
             f"unusual {['dns_query', 'image_load', 'file_create'][i % 3]} by app{i}.exe",

@@ -58,11 +58,13 @@ def served(analyst_db):
 
 def test_queue_detail_and_scenarios(served, planted):
     base = served().url
-    status, body, headers = call(f"{base}/api/alerts?top=4")
+    status, body, headers = call(f"{base}/api/alerts?top=4&order=car")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert [a["alert_id"] for a in body["alerts"]] == list(planted.attack)
+    status, body, _ = call(f"{base}/api/alerts?top=1")  # default: calibrated score first
+    assert [a["alert_id"] for a in body["alerts"]] == [planted.attack[0]]
     status, body, _ = call(f"{base}/api/alerts?status=all&top=100&min_score=95")
-    assert body["count"] == 3  # 97.5, 95 and the loud benign 99
+    assert body["count"] == 3  # 97.5, 95 and the loud benign 96
     status, body, _ = call(f"{base}/api/alerts/{planted.attack[1][:9]}")
     assert status == 200 and body["alert_id"] == planted.attack[1]
     assert body["explanation"]["path"]["z_score"] == 6.3

@@ -23,13 +23,23 @@ def con(analyst_db):
     connection.close()
 
 
-def test_queue_puts_the_planted_attack_first_in_car_order(con, planted):
+def test_queue_orders_by_calibrated_score_then_car_rank(con, planted):
     queue = queries.alert_queue(con, AlertFilter(top=100))
-    assert [a["alert_id"] for a in queue[:4]] == list(planted.attack)
     assert [a["rank"] for a in queue] == list(range(1, planted.n_alerts + 1))
-    # the loudest raw score (99.0) is benign and CAR ranks it below the attack and the backups
+    scores = [a["score"] for a in queue]
+    assert scores == sorted(scores, reverse=True)
+    assert [a["alert_id"] for a in queue[:3]] == [planted.attack[0], planted.loud_benign,
+                                                  planted.attack[1]]
+
+
+def test_car_order_puts_the_whole_planted_attack_first(con, planted):
+    queue = queries.alert_queue(con, AlertFilter(top=100, order="car"))
+    assert [a["alert_id"] for a in queue[:4]] == list(planted.attack)
+    # the loud benign alert (96.0) is ranked by CAR below the attack and the backups
     loud = next(a for a in queue if a["alert_id"] == planted.loud_benign)
-    assert loud["score"] == 99.0 and loud["rank"] == 8
+    assert loud["score"] == 96.0 and loud["rank"] == 8
+    with pytest.raises(InputError, match="order must be one of"):
+        AlertFilter(order="random")
 
 
 def test_filters_host_user_score_since_and_status(con, planted):

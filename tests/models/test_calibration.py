@@ -21,12 +21,15 @@ def test_budget_threshold_gives_the_budgeted_rate_on_data_like_the_reference(tmp
     np.testing.assert_array_equal(restored.calibrate(fresh), calibrator.calibrate(fresh))
 
 
-def test_calibration_is_monotone_and_saturates_above_the_reference():
+def test_calibration_is_monotone_and_keeps_order_beyond_the_reference():
     calibrator = ScoreCalibrator.fit(np.r_[np.zeros(500), np.arange(500.0)])  # flat stretch
     raw = np.linspace(-10, 1000, 2001)
     calibrated = calibrator.calibrate(raw)
     assert np.all(np.diff(calibrated) >= 0)
-    assert calibrated[0] == 0 and calibrated[-1] == 100
+    assert calibrated[0] == 0 and calibrated[-1] <= 100
+    beyond = calibrated[(raw > 499) & (raw < 530)]  # novel: ordered, above every reference
+    assert beyond.max() < 100
+    assert np.all(np.diff(beyond) > 0) and beyond[0] > calibrator.calibrate(np.array([499.0]))[0]
     assert calibrator.calibrate(np.array([np.nan]))[0] == 0
 
 
