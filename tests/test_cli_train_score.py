@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,11 @@ def test_scoring_input_missing_an_entity_column_names_it(tmp_path, capsys):
     assert "missing column(s) 'dstPort'" in capsys.readouterr().err
 
 
-def test_help_teaches_with_an_example(capsys):
-    for command in ("train", "score"):
+def test_every_command_help_teaches_with_an_example(capsys):
+    from logguard.cli import _command_modules
+
+    for command in _command_modules():
         with pytest.raises(SystemExit):
-            main([command, "--help"])
-        assert "example:" in capsys.readouterr().out
+            main([command.replace("_", "-"), "--help"])
+        help_text = capsys.readouterr().out
+        assert re.search(r"^examples?:$", help_text, re.MULTILINE), command

@@ -44,7 +44,7 @@ def test_retrain_promotes_a_better_model_refuses_a_worse_one_and_rollback_restor
     assert ape["decision"] == "promoted", ape["reason"]
     assert ape["candidate"]["labelled_positives"] >= 10  # the planted intrusion's events
     assert ape["candidate"]["average_precision"] > ape["active"]["average_precision"] + 0.05
-    assert ape["active"]["alerts_per_10k"] > ape["candidate"]["alerts_per_10k"]
+    assert ape["candidate"]["alerts_per_10k"] <= 3 * 5.0  # within the promotion volume rule
     good_version = registry.active_version("process", "ape")
     assert good_version not in (None, tiny_version)
     assert set(registry.versions("process", "ape")) == {tiny_version, good_version}
