@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from logguard.alerts.records import MISSING
+
 
 @dataclass
 class ScenarioStep:
@@ -72,7 +74,9 @@ def build_scenarios(scores: np.ndarray, run_of: np.ndarray, time: np.ndarray,
     chosen = chosen[np.isfinite(run_score[chosen])]
     members = {int(r): np.flatnonzero(run_of == r) for r in chosen}
     spans = {r: (float(time[idx].min()), float(time[idx].max())) for r, idx in members.items()}
-    entities = {r: {f"host:{host[idx[0]]}"} | {f"ip:{ip[i]}" for i in idx[:1000]}
+    # a missing ip ("-") is no shared entity: alerts without one must not all link up
+    entities = {r: {f"host:{host[idx[0]]}"} | {f"ip:{ip[i]}" for i in idx[:1000]
+                                               if ip[i] != MISSING}
                 for r, idx in members.items()}
     runs = list(members)
     parent = list(range(len(runs)))
