@@ -40,7 +40,12 @@ import pyarrow as pa
 
 from logguard.alerts.car import CarRanker
 from logguard.alerts.scenarios import Scenario, build_scenarios
-from logguard.store.alerts import OUTBOX_SCHEMA, scenario_id, scenario_message_id
+from logguard.store.alerts import (
+    OUTBOX_SCHEMA,
+    insert_outbox,
+    scenario_id,
+    scenario_message_id,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -225,12 +230,7 @@ class CarStage:
             cursor.unregister("car_updates")
             for record in records:
                 self._upsert(cursor, record)
-            if messages:
-                cursor.register("incoming_outbox", pa.Table.from_pylist(messages,
-                                                                        schema=OUTBOX_SCHEMA))
-                cursor.execute(f"INSERT OR IGNORE INTO outbox ({', '.join(OUTBOX_SCHEMA.names)}) "  # noqa: S608
-                               "SELECT * FROM incoming_outbox")
-                cursor.unregister("incoming_outbox")
+            insert_outbox(cursor, pa.Table.from_pylist(messages, schema=OUTBOX_SCHEMA))
             cursor.execute("COMMIT")
         except Exception:
             cursor.execute("ROLLBACK")

@@ -147,6 +147,12 @@ def _insert_or_ignore(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table
         con.unregister(view)
 
 
+def insert_outbox(con: duckdb.DuckDBPyConnection, outbox: pa.Table) -> None:
+    """Queue messages for the sinks; a (message_id, sink) already queued is kept as it is."""
+    if outbox.num_rows:
+        _insert_or_ignore(con, "outbox", outbox.select(OUTBOX_SCHEMA.names).cast(OUTBOX_SCHEMA))
+
+
 def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
                   outbox: pa.Table) -> int:
     """Insert new alerts and their outbox messages; rows whose id is present are kept as they
@@ -156,6 +162,5 @@ def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
     # fetchall, not fetchone: DuckDB 2.0 refuses register() while a result is half-read
     before = con.execute("SELECT count(*) FROM alerts").fetchall()[0][0]
     _insert_or_ignore(con, "alerts", alerts.select(ALERTS_SCHEMA.names).cast(ALERTS_SCHEMA))
-    if outbox.num_rows:
-        _insert_or_ignore(con, "outbox", outbox.select(OUTBOX_SCHEMA.names).cast(OUTBOX_SCHEMA))
+    insert_outbox(con, outbox)
     return con.execute("SELECT count(*) FROM alerts").fetchall()[0][0] - before
