@@ -52,6 +52,8 @@ def test_replayed_batch_inserts_nothing_twice_and_offsets_only_advance(tmp_path)
         assert store.stored_offsets("t") == {0: 130}
         write(store, batch_of(5))  # an old batch does not move the offset back
         assert store.stored_offsets("t") == {0: 130}
+        # where a consumer assigned these partitions resumes: only partitions the store has
+        assert store.resume_offsets([("t", 0), ("t", 1), ("other", 0)]) == {("t", 0): 130}
         reason = store.con.execute("SELECT reason FROM dead_letters LIMIT 1").fetchone()[0]
     assert reason.startswith("not JSON")
 

@@ -32,6 +32,7 @@ from logguard.analyst.queries import (
 )
 from logguard.errors import InputError
 from logguard.store.alerts import VERDICTS
+from logguard.store.duckdb_store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -81,23 +82,19 @@ def record_feedback(con: duckdb.DuckDBPyConnection, given_id: str, verdict: str,
                        "pattern": pattern, "from_alert_id": alert_id, "note": note,
                        "expires_at": now + timedelta(days=float(suppress_days))}
     feedback_id = uuid.uuid4().hex[:24]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("INSERT INTO feedback (feedback_id, alert_id, verdict, note, analyst, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [feedback_id, alert_id, verdict, note, analyst, now])
-        con.execute("UPDATE alerts SET status = ?, updated_at = ? WHERE alert_id = ?",
-                    [verdict, now, alert_id])
+    with transaction(con) as cursor:
+        cursor.execute("INSERT INTO feedback (feedback_id, alert_id, verdict, note, analyst, "
+                       "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [feedback_id, alert_id, verdict, note, analyst, now])
+        cursor.execute("UPDATE alerts SET status = ?, updated_at = ? WHERE alert_id = ?",
+                       [verdict, now, alert_id])
         if suppression is not None:
-            con.execute("INSERT INTO suppressions (suppression_id, model, pattern, from_alert_id, "
-                        "note, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [suppression["suppression_id"], model,
-                         pattern_text(suppression["pattern"]), alert_id, note, now,
-                         suppression["expires_at"]])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            cursor.execute("INSERT INTO suppressions (suppression_id, model, pattern, "
+                           "from_alert_id, note, created_at, expires_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [suppression["suppression_id"], model,
+                            pattern_text(suppression["pattern"]), alert_id, note, now,
+                            suppression["expires_at"]])
     if suppression is not None:
         suppression["expires_at"] = suppression["expires_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"feedback_id": feedback_id, "alert_id": alert_id, "verdict": verdict,

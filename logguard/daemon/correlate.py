@@ -46,6 +46,7 @@ from logguard.store.alerts import (
     scenario_id,
     scenario_message_id,
 )
+from logguard.store.duckdb_store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -220,9 +221,7 @@ class CarStage:
         updates = pa.table({"alert_id": self._ids, "car_score": scores,
                             "car_rank": ranks.astype(np.int32),
                             "scenario_id": pa.array(scenario_of, pa.string())})
-        cursor = con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
+        with transaction(con) as cursor:
             cursor.register("car_updates", updates)
             cursor.execute("UPDATE alerts SET car_score = u.car_score, car_rank = u.car_rank, "
                            "scenario_id = u.scenario_id, updated_at = now() FROM car_updates u "
@@ -231,12 +230,6 @@ class CarStage:
             for record in records:
                 self._upsert(cursor, record)
             insert_outbox(cursor, pa.Table.from_pylist(messages, schema=OUTBOX_SCHEMA))
-            cursor.execute("COMMIT")
-        except Exception:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
         return CarRun(alerts=len(self._ids), scenarios=len(records), published=len(messages))
 
     @staticmethod

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from logguard.daemon.sinks import OutboxMessage, Sink, backoff_s
+from logguard.store.duckdb_store import transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -107,22 +108,17 @@ class Publisher:
         acked = set(sink.send(messages))
         attempts = {r[0]: int(r[4]) for r in rows}
         failed = [m.message_id for m in messages if m.message_id not in acked]
-        self.cursor.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.cursor) as cursor:
             if acked:
-                self.cursor.executemany(
+                cursor.executemany(
                     "UPDATE outbox SET acked_at = now(), attempts = attempts + 1 "
                     "WHERE message_id = ? AND sink = ?", [[m, sink.name] for m in acked])
             if failed:
-                self.cursor.executemany(
+                cursor.executemany(
                     "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, "
                     "last_error = ? WHERE message_id = ? AND sink = ?",
                     [[now + timedelta(seconds=backoff_s(attempts[m], rng=self._rng)),
                       "not acknowledged", m, sink.name] for m in failed])
-            self.cursor.execute("COMMIT")
-        except Exception:
-            self.cursor.execute("ROLLBACK")
-            raise
         self.delivered += len(acked)
         if failed:
             self.metrics.inc("logguard_sink_failures_total", **{"sink": sink.name})

@@ -68,8 +68,8 @@ from logguard.store.alerts import (
     insert_alerts,
     path_alert_id,
 )
-from logguard.store.duckdb_store import EventStore
-from logguard.store.scores import SCORES_SCHEMA, write_scores
+from logguard.store.duckdb_store import EventStore, transaction
+from logguard.store.scores import ensure_scores_table, write_scores
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class Daemon:
         self.store = EventStore(config.db)
         try:
             ensure_alert_tables(self.store.con)
-            write_scores(self.store.con, SCORES_SCHEMA.empty_table())  # creates the table
+            ensure_scores_table(self.store.con)
             self.validators = {topic: Validator(source)
                                for topic, source in config.topics.items()}
             self.scorer = EventScorer(config.thresholds, config.alert_budget_per_10k,
@@ -452,14 +452,8 @@ class Daemon:
     def _store_offsets(self, assigned: list[Partition]) -> dict[Partition, int]:
         """On assignment: each partition resumes after the last offset the store has."""
         self._last_activity = time.monotonic()
-        by_topic: dict[str, dict[int, int]] = {}
-        resume = {}
-        for topic, partition in assigned:
-            if topic not in by_topic:
-                by_topic[topic] = self.store.stored_offsets(topic)
-            if partition in by_topic[topic]:
-                self._stored[(topic, partition)] = resume[(topic, partition)] = \
-                    by_topic[topic][partition]
+        resume = self.store.resume_offsets(assigned)
+        self._stored.update(resume)
         return resume
 
     def _after_assign(self, assigned: list[Partition]) -> None:
@@ -533,18 +527,9 @@ class Daemon:
                     outbox += outbox_rows(alert, self.scorer.sinks, _finding_json)
         if not alerts:
             return
-        cursor = self.store.con.cursor()
-        try:
-            cursor.execute("BEGIN TRANSACTION")
-            added = insert_alerts(cursor, pa.Table.from_pylist(
-                alerts, schema=ALERTS_SCHEMA), pa.Table.from_pylist(
-                outbox, schema=OUTBOX_SCHEMA))
-            cursor.execute("COMMIT")
-        except Exception:
-            cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
+        with transaction(self.store.con) as cursor:
+            added = insert_alerts(cursor, pa.Table.from_pylist(alerts, schema=ALERTS_SCHEMA),
+                                  pa.Table.from_pylist(outbox, schema=OUTBOX_SCHEMA))
         self.stats.path_alerts += added
         if added:
             self.metrics.inc("logguard_alerts_total", added, source=PROCESS_SOURCE, model="gid")

@@ -195,11 +195,8 @@ class Ingestor:
     def _store_offsets(self, assigned: list[Partition]) -> dict[Partition, int]:
         """Called on assignment: resume each partition after the store's last offset."""
         self._last_activity = time.monotonic()
-        stored = self.store.stored_offsets(self.config.topic)
-        resume = {}
-        for topic, partition in assigned:
-            if partition in stored:
-                self._stored[(topic, partition)] = resume[(topic, partition)] = stored[partition]
+        resume = self.store.resume_offsets(assigned)
+        self._stored.update(resume)
         return resume
 
     def _lag(self) -> int | None:

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from logguard.store.duckdb_store import insert_or_ignore
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -136,21 +138,10 @@ def scenario_message_id(scenario: str, version: int) -> str:
     return f"{scenario}:{int(version)}"
 
 
-def _insert_or_ignore(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    """``INSERT OR IGNORE`` an Arrow table whose columns are named like ``table``'s."""
-    view = f"incoming_{table}"
-    con.register(view, rows)
-    try:
-        con.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(rows.schema.names)}) "  # noqa: S608
-                    f"SELECT * FROM {view}")
-    finally:
-        con.unregister(view)
-
-
 def insert_outbox(con: duckdb.DuckDBPyConnection, outbox: pa.Table) -> None:
     """Queue messages for the sinks; a (message_id, sink) already queued is kept as it is."""
     if outbox.num_rows:
-        _insert_or_ignore(con, "outbox", outbox.select(OUTBOX_SCHEMA.names).cast(OUTBOX_SCHEMA))
+        insert_or_ignore(con, "outbox", outbox.select(OUTBOX_SCHEMA.names).cast(OUTBOX_SCHEMA))
 
 
 def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
@@ -161,6 +152,6 @@ def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: pa.Table,
         return 0
     # fetchall, not fetchone: DuckDB 2.0 refuses register() while a result is half-read
     before = con.execute("SELECT count(*) FROM alerts").fetchall()[0][0]
-    _insert_or_ignore(con, "alerts", alerts.select(ALERTS_SCHEMA.names).cast(ALERTS_SCHEMA))
+    insert_or_ignore(con, "alerts", alerts.select(ALERTS_SCHEMA.names).cast(ALERTS_SCHEMA))
     insert_outbox(con, outbox)
     return con.execute("SELECT count(*) FROM alerts").fetchall()[0][0] - before

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from logguard.store.duckdb_store import insert_or_ignore
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -30,20 +32,15 @@ _DDL = """CREATE TABLE IF NOT EXISTS scores (
     UNIQUE (kafka_topic, kafka_partition, kafka_offset, model))"""
 
 
-def write_scores(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> int:
-    """Insert ``scores`` (layout :data:`SCORES_SCHEMA`); rows already there are kept. Rows added.
+def ensure_scores_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ``scores`` table when missing (idempotent)."""
+    con.execute(_DDL)
+
+
+def write_scores(con: duckdb.DuckDBPyConnection, scores: pa.Table) -> None:
+    """Insert ``scores`` (layout :data:`SCORES_SCHEMA`); rows already there are kept.
 
     Runs on ``con`` itself, so inside the caller's transaction when there is one (the daemon
     writes a batch's scores in the batch's transaction)."""
-    con.execute(_DDL)
-    if scores.num_rows == 0:
-        return 0
-    # fetchall, not fetchone: DuckDB 2.0 refuses register() while a result is half-read
-    before = con.execute("SELECT count(*) FROM scores").fetchall()[0][0]
-    con.register("incoming_scores", scores.select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA))
-    try:
-        con.execute(f"INSERT OR IGNORE INTO scores ({', '.join(SCORES_SCHEMA.names)}) "  # noqa: S608
-                    "SELECT * FROM incoming_scores")
-    finally:
-        con.unregister("incoming_scores")
-    return con.execute("SELECT count(*) FROM scores").fetchall()[0][0] - before
+    if scores.num_rows:
+        insert_or_ignore(con, "scores", scores.select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA))
