@@ -51,7 +51,8 @@ ALERT_COLUMNS = (
     "alert_id", "source", "model", "model_version", "kind", f"{_iso('event_time')} AS event_time",
     "host", "user_name", "raw_score", "score", "threshold", "summary", "car_score", "car_rank",
     "scenario_id", "status", f"{_iso('created_at')} AS created_at",
-    f"{_iso('updated_at')} AS updated_at",
+    f"{_iso('updated_at')} AS updated_at", "coalesce(occurrences, 1) AS occurrences",
+    f"{_iso('coalesce(last_event_time, event_time)')} AS last_event_time",
 )
 DETAIL_COLUMNS = (*ALERT_COLUMNS, "explanation", "entities", "attack_tags", "kafka_topic",
                   "kafka_partition", "kafka_offset")

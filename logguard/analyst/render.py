@@ -52,17 +52,23 @@ def queue(alerts: list[dict], fmt: str) -> str:
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*QUEUE_COLUMNS, "alert_id", "status"])
+        writer.writerow([*QUEUE_COLUMNS, "alert_id", "status", "occurrences"])
         for a in alerts:
             writer.writerow([a["rank"], a["score"], a["event_time"], a["host"], a["user"],
                              a["summary"], a.get("scenario_id") or "", a["alert_id"],
-                             a["status"]])
+                             a["status"], a.get("occurrences", 1)])
         return out.getvalue().rstrip("\n")
     if not alerts:
         return "no alerts match"
     rows = [[*_queue_row(a)[:5], _cut(clean(a["summary"]), SUMMARY_WIDTH), _queue_row(a)[6],
-             a["alert_id"][:12], a["status"]] for a in alerts]
-    return table([*QUEUE_COLUMNS, "alert", "status"], rows)
+             a["alert_id"][:12], a["status"], _seen(a)] for a in alerts]
+    return table([*QUEUE_COLUMNS, "alert", "status", "seen"], rows)
+
+
+def _seen(alert: dict) -> str:
+    """``1x``, or ``7x to <last time>`` for an alert whose pattern repeated."""
+    count = int(alert.get("occurrences") or 1)
+    return "1x" if count == 1 else f"{count}x to {alert.get('last_event_time')}"
 
 
 def scenarios(rows: list[dict]) -> str:
@@ -150,6 +156,8 @@ def explanation(detail: dict) -> str:
              f"  {clean(detail['summary'])}",
              f"  time {detail['event_time']}  host {clean(detail['host'])}  user "
              f"{clean(detail['user'])}  scenario {clean(detail.get('scenario_id'))}"]
+    if int(detail.get("occurrences") or 1) > 1:
+        lines.append(f"  the same pattern repeated: seen {_seen(detail)}")
     if detail.get("attack_tags"):
         lines.append(f"  ATT&CK: {', '.join(map(clean, detail['attack_tags']))}")
     lines += ["", "entities:"]

@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-topic", help="topic for the findings (default logguard.alerts)")
     parser.add_argument("--alert-budget", dest="alert_budget_per_10k", type=float,
                         metavar="N", help="default threshold: about N alerts per 10,000 events")
+    parser.add_argument("--alert-group-window", dest="alert_group_window_s", type=float,
+                        metavar="SECONDS", help="repeats of one model and pattern within this "
+                        "much event time are one alert with a count (default 3600; 0 = off)")
     parser.add_argument("--batch-size", type=int, help="messages per micro-batch at most")
     parser.add_argument("--batch-ms", type=int, help="milliseconds per micro-batch at most")
     parser.add_argument("--http-host", help="address of /healthz and /metrics (127.0.0.1)")
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {name: getattr(args, name) for name in (
         "bootstrap", "db", "models", "group", "output_topic", "alert_budget_per_10k",
-        "batch_size", "batch_ms", "http_host", "http_port", "until_idle_s", "log_format")}
+        "alert_group_window_s", "batch_size", "batch_ms", "http_host", "http_port",
+        "until_idle_s", "log_format")}
     if args.topics:
         overrides["topics"] = dict(args.topics)
     config = load_config(args.config, overrides)

@@ -97,6 +97,7 @@ class DaemonConfig:
     output_partitions: int = 3
     alert_budget_per_10k: float = 5.0
     thresholds: dict[str, float] = field(default_factory=dict)
+    alert_group_window_s: float = 3600.0
     gid_window_s: float = 3600.0
     gid_interval_s: float = 5.0
     gid_top_k: int = 10
@@ -132,6 +133,9 @@ class DaemonConfig:
         if not 0 < self.alert_budget_per_10k <= 10_000:
             raise ConfigError("alert_budget_per_10k: expected a number in (0, 10000], got "
                               f"{self.alert_budget_per_10k}")
+        if self.alert_group_window_s < 0:
+            raise ConfigError("alert_group_window_s: expected seconds >= 0 (0 turns grouping "
+                              f"off), got {self.alert_group_window_s}")
         for name in ("batch_size", "batch_ms", "gid_top_k", "session_timeout_ms",
                      "output_partitions"):
             if getattr(self, name) <= 0:

@@ -296,6 +296,7 @@ def alert_finding(alert: dict) -> dict:
             "scenario_id": alert.get("scenario_id"),
             "car_score": _float_or_none(alert.get("car_score")),
             "car_rank": _int_or_none(alert.get("car_rank")),
+            "pattern_key": alert.get("pattern_key"),  # repeats of it are counted, not re-sent
         },
     })
     status = STATUS_IDS.get(str(alert.get("status") or ""))

@@ -41,6 +41,8 @@ FAMILIES: tuple[Family, ...] = (
            "Messages rejected to dead letters, by source.", ("source",)),
     Family("logguard_alerts_total", "counter", "Alerts raised, by source and model.",
            ("source", "model")),
+    Family("logguard_alert_repeats_total", "counter",
+           "Alerts that repeated an open alert group and were counted on its first alert.", ()),
     Family("logguard_consumer_lag", "gauge",
            "Messages between the committed offset and the high watermark.",
            ("topic", "partition")),

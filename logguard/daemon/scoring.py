@@ -8,7 +8,10 @@ become the frame every model reads (:func:`~logguard.events.frames.model_frame`)
 
 and an event alerts when ``c ≥ threshold`` (the config's per-source override, else the budget
 threshold ``100 · (1 − N/10,000)`` of :func:`~logguard.models.calibration.budget_threshold`).
-Only alerted rows are explained (explanations cost more than scores). Alert ids are stable
+Only alerted rows are explained (explanations cost more than scores). An alert that repeats an
+open group (same model and pattern within the grouping window, :mod:`logguard.daemon.grouping`)
+is not a new alert: it adds to its head's ``occurrences`` (:attr:`ScoredBatch.group_updates`)
+and is not published again. Alert ids are stable
 (:func:`~logguard.store.alerts.event_alert_id` of the model and the event's Kafka
 coordinates), so a replayed batch yields the same rows and ``INSERT OR IGNORE`` keeps one.
 
@@ -32,6 +35,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from logguard.daemon.grouping import AlertGrouper, GroupUpdate
 from logguard.events.schema import load_schema
 from logguard.models.calibration import budget_threshold
 from logguard.models.registry import ActiveModel
@@ -66,6 +70,7 @@ class ScoredBatch:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
+    group_updates: dict[str, GroupUpdate] = field(default_factory=dict)  # head id -> update
     versions: dict[tuple[str, str], str] = field(default_factory=dict)
     failures: list[SlotFailure] = field(default_factory=list)
 
@@ -115,8 +120,10 @@ class EventScorer:
 
     def __init__(self, thresholds: dict[str, float], alert_budget_per_10k: float,
                  sinks: list[str], finding: Callable[[dict], str],
-                 suppressor: Suppressor | None = None, store_scores: bool = True) -> None:
+                 suppressor: Suppressor | None = None, store_scores: bool = True,
+                 grouper: AlertGrouper | None = None) -> None:
         self.thresholds = dict(thresholds)
+        self.grouper = grouper if grouper is not None else AlertGrouper(0.0)
         self.default_threshold = budget_threshold(alert_budget_per_10k)
         self.sinks = list(sinks)
         self.finding = finding
@@ -130,6 +137,10 @@ class EventScorer:
               models: dict[tuple[str, str], ActiveModel]) -> ScoredBatch:
         """Scores, alerts and outbox rows of one batch, given each source's model frame."""
         out = ScoredBatch()
+        if self.grouper.enabled and self.grouper.groups:
+            latest = max((f["time"].max() for f in frames.values() if len(f)), default=None)
+            if latest is not None:
+                self.grouper.expire(latest.to_pydatetime())
         for source, frame in frames.items():
             if source == IDS_SOURCE:
                 self._ids_alerts(frame, out)
@@ -196,12 +207,15 @@ class EventScorer:
             self._add_alert(alert, out)
 
     def _add_alert(self, alert: dict[str, Any], out: ScoredBatch, publish: bool = True) -> None:
-        out.alerts.append(alert)
         if self.suppressor is not None:
             suppression = self.suppressor(alert["model"], orjson.loads(alert["entities"]))
             if suppression is not None:
+                out.alerts.append(alert)
                 out.suppressed.append(alert["alert_id"])
                 return
+        if publish and self.grouper.assign(alert, out.group_updates) is not None:
+            return  # a repeat: counted on its head
+        out.alerts.append(alert)
         if publish:
             out.outbox.extend(outbox_rows(alert, self.sinks, self.finding))
 

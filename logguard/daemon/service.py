@@ -45,6 +45,7 @@ from logguard.broker import check_reachable, create_topics
 from logguard.daemon.config import DaemonConfig, secret
 from logguard.daemon.correlate import CarStage
 from logguard.daemon.finding import alert_finding, encode_finding, scenario_finding
+from logguard.daemon.grouping import AlertGrouper, apply_updates
 from logguard.daemon.metrics import Metrics
 from logguard.daemon.publisher import Publisher
 from logguard.daemon.scoring import (
@@ -90,6 +91,7 @@ class DaemonStats:
     dead_letters: int = 0
     batches: int = 0
     alerts: int = 0
+    alert_repeats: int = 0  # alerts counted on an open group's first alert instead
     path_alerts: int = 0
     scenarios: int = 0
     scoring_failures: int = 0
@@ -107,7 +109,8 @@ class DaemonStats:
     def line(self) -> str:
         lag = "?" if self.lag is None else f"{self.lag:,}"
         return (f"{self.events:,} events, {self.dead_letters:,} dead letters, "
-                f"{self.alerts:,} event alerts, {self.path_alerts:,} path alerts, "
+                f"{self.alerts:,} event alerts (+{self.alert_repeats:,} repeats), "
+                f"{self.path_alerts:,} path alerts, "
                 f"{self.scenarios:,} scenario updates, lag {lag}, {self.batches:,} batches "
                 f"in {time.monotonic() - self.started:.1f} s")
 
@@ -165,9 +168,11 @@ class Daemon:
             ensure_scores_table(self.store.con)
             self.validators = {topic: Validator(source)
                                for topic, source in config.topics.items()}
+            self.grouper = AlertGrouper(config.alert_group_window_s)
+            self.grouper.restore(self.store.con.cursor())
             self.scorer = EventScorer(config.thresholds, config.alert_budget_per_10k,
                                       [s.name for s in self.sinks], _finding_json,
-                                      self._suppressor(), config.store_scores)
+                                      self._suppressor(), config.store_scores, self.grouper)
             self.windows = HostWindows(config.gid_window_s)
             self.car = CarStage(config.car_hours, config.car_refit_alerts,
                                 [s.name for s in self.sinks], _scenario_json,
@@ -365,6 +370,7 @@ class Daemon:
         def also(cursor: Any) -> None:
             write_scores(cursor, scores)
             insert_alerts(cursor, alerts, outbox)
+            apply_updates(cursor, scored.group_updates)
             if scored.suppressed:
                 cursor.executemany("UPDATE alerts SET status = 'suppressed' WHERE alert_id = ?",
                                    [[a] for a in scored.suppressed])
@@ -430,6 +436,10 @@ class Daemon:
                 m.inc("logguard_dead_letters_total", item["counts"], source=item["values"])
         for alert in scored.alerts:
             m.inc("logguard_alerts_total", source=alert["source"], model=alert["model"])
+        repeats = sum(u.occurrences for u in scored.group_updates.values())
+        if repeats:
+            s.alert_repeats += repeats
+            m.inc("logguard_alert_repeats_total", repeats)
         now = time.monotonic()
         m.observe("logguard_batch_seconds", now - started)
         if scored.alerts and self._oldest_message is not None:

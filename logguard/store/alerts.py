@@ -22,7 +22,9 @@ event_time, host, user_name, raw_score, score (calibrated 0-100), threshold (cal
 summary, explanation (JSON text), entities (JSON object type -> value), attack_tags (JSON list),
 kafka_topic/kafka_partition/kafka_offset (the event; for a path alert its last event),
 car_score, car_rank, scenario_id, status (new|true-positive|false-positive|benign|suppressed),
-created_at, updated_at.
+created_at, updated_at, pattern_key (hash of the model and the alert's pattern: what repeats are
+grouped by), occurrences (events grouped into this alert, its own included) and last_event_time
+(the latest of them); see :mod:`logguard.daemon.grouping`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ ALERTS_SCHEMA = pa.schema([
     ("kafka_topic", pa.string()),
     ("kafka_partition", pa.int32()),
     ("kafka_offset", pa.int64()),
+    ("pattern_key", pa.string()),
 ])
 
 OUTBOX_SCHEMA = pa.schema([
@@ -80,7 +83,12 @@ _DDL = (
     car_score DOUBLE, car_rank INTEGER, scenario_id VARCHAR,
     status VARCHAR NOT NULL DEFAULT 'new',
     created_at TIMESTAMPTZ DEFAULT current_timestamp,
-    updated_at TIMESTAMPTZ DEFAULT current_timestamp)""",
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp,
+    pattern_key VARCHAR, occurrences INTEGER NOT NULL DEFAULT 1, last_event_time TIMESTAMPTZ)""",
+    # stores made before alert grouping gain its columns
+    "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS pattern_key VARCHAR",
+    "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS occurrences INTEGER DEFAULT 1",
+    "ALTER TABLE alerts ADD COLUMN IF NOT EXISTS last_event_time TIMESTAMPTZ",
     """CREATE TABLE IF NOT EXISTS scenarios (
     scenario_id VARCHAR PRIMARY KEY, version INTEGER NOT NULL, score DOUBLE NOT NULL,
     rank INTEGER, alert_count INTEGER NOT NULL, first_time TIMESTAMPTZ, last_time TIMESTAMPTZ,

@@ -58,6 +58,9 @@ _ALERT_PROPS = {
     "scenario_id": {"type": ["string", "null"]},
     "status": {"type": "string",
                "enum": ["new", "true-positive", "false-positive", "benign", "suppressed"]},
+    "occurrences": {"type": "integer", "minimum": 1,
+                    "description": "events of the same model and pattern grouped into it"},
+    "last_event_time": {"type": "string", "format": "date-time"},
 }
 
 OPENAPI: dict[str, Any] = {

@@ -128,11 +128,13 @@ def queue_page(request: Request) -> Response:
         f'<td><a href="{_href("/alerts/", a["alert_id"])}">{e(a["summary"])}</a></td>'
         '<td>' + (f'<a href="{_href("/scenarios/", a["scenario_id"])}">'
                   f'{e(a["scenario_id"][:8])}</a>' if a.get("scenario_id") else "")
-        + f'</td><td>{e(a["status"])}</td></tr>' for a in alerts)
+        + f'</td><td>{e(a["status"])}</td><td>{int(a.get("occurrences") or 1)}</td></tr>'
+        for a in alerts)
     body = (_filter_form(params) + f'<p class="muted">{len(alerts)} alerts, most suspicious '
             'first (CAR rank, then calibrated score).</p><table id="queue"><thead><tr>'
             '<th>rank</th><th>score</th><th>time</th><th>host</th><th>user</th><th>summary</th>'
-            f'<th>scenario</th><th>status</th></tr></thead><tbody>{rows}</tbody></table>')
+            '<th>scenario</th><th>status</th><th title="events of the same pattern grouped '
+            f'into the alert">seen</th></tr></thead><tbody>{rows}</tbody></table>')
     return page("Alert queue", body)
 
 

@@ -58,6 +58,7 @@ def event_alert(**changes: object) -> dict:
                                 "action": "process_start"}),
         "attack_tags": json.dumps(["attack.t1059.001"]),
         "kafka_topic": "events.process", "kafka_partition": 2, "kafka_offset": 41,
+        "pattern_key": "0f3c5d7e9a1b2c4d6e8f0a1b",
     }
     alert.update(changes)
     return alert

@@ -59,7 +59,8 @@ def test_every_family_has_help_and_type_even_before_any_sample() -> None:
     assert samples == []
     assert {name: kind for name, (kind, _) in families.items()} == {
         "logguard_events_total": "counter", "logguard_dead_letters_total": "counter",
-        "logguard_alerts_total": "counter", "logguard_consumer_lag": "gauge",
+        "logguard_alerts_total": "counter", "logguard_alert_repeats_total": "counter",
+        "logguard_consumer_lag": "gauge",
         "logguard_batch_seconds": "histogram", "logguard_event_to_alert_seconds": "histogram",
         "logguard_outbox_pending": "gauge", "logguard_sink_failures_total": "counter",
         "logguard_model_info": "gauge"}
@@ -156,4 +157,4 @@ def test_misuse_is_refused() -> None:
         metrics.inc("logguard_consumer_lag", topic="t", partition=0)
     with pytest.raises(KeyError, match="unknown metric"):
         metrics.set("logguard_nonexistent", 1)
-    assert len(FAMILIES) == 9
+    assert len(FAMILIES) == 10
