@@ -138,9 +138,10 @@ class EventScorer:
         """Scores, alerts and outbox rows of one batch, given each source's model frame."""
         out = ScoredBatch()
         if self.grouper.enabled and self.grouper.groups:
-            latest = max((f["time"].max() for f in frames.values() if len(f)), default=None)
-            if latest is not None:
-                self.grouper.expire(latest.to_pydatetime())
+            # groups no event of this batch can join any more (its earliest event decides)
+            earliest = min((f["time"].min() for f in frames.values() if len(f)), default=None)
+            if earliest is not None:
+                self.grouper.expire(earliest.to_pydatetime())
         for source, frame in frames.items():
             if source == IDS_SOURCE:
                 self._ids_alerts(frame, out)
@@ -241,7 +242,7 @@ class EventScorer:
 
 def _summary(active: ActiveModel, row: pd.Series, host: str | None, user: str | None,
              score: float) -> str:
-    what = row.get("image") or row.get("activity") or row.get("auth_type") or active.source
+    what = _first_present(row, ("image", "action", "activity", "auth_type")) or active.source
     who = f" by {user}" if user else ""
     where = f" on {host}" if host else ""
     return f"{active.model.upper()}: unusual {active.source} event ({what}){who}{where}, " \
