@@ -3,18 +3,24 @@
 1. Start the embedded broker (tansu on a free loopback port) and create the daemon's topics.
 2. Simulate an enterprise's Windows hosts (:mod:`logguard.sim`): process events, the
    authentications they imply and third-party IDS alerts, for a clean training window (one
-   day by default) and the next morning, with one attack chain (phishing macro -> download
+   day by default) and the next day, with one attack chain (phishing macro -> download
    -> persistence -> credential access -> lateral movement -> exfiltration) planted on an
-   office host in the morning. The simulator's ``attack_step`` label travels in each event's
-   ``extra`` JSON and is read for the printout only, never by a model.
+   office host in the morning; and its staff's CERT-style activity (logons, thumb drives,
+   files, email, web: :mod:`logguard.sim.cert`) for the three weeks before the split and the
+   test day, with an insider who starts logging on late that evening, copies files to a thumb
+   drive and uploads to a leak site (CERT r4.2 scenario 1). The simulator's ``attack_step``
+   label travels in each event's ``extra`` JSON and is read for the printout only, never by a
+   model.
 3. Produce the clean window and run the streaming daemon on it until idle: with no model
    yet it stores the events (validation, dead letters, exactly-once) and the IDS alerts.
 4. Train every slot on the clean window from the store
-   (:func:`~logguard.training.slots.train_slot`: process/ape, process/gid, auth/ape),
+   (:func:`~logguard.training.slots.train_slot`: process/ape, process/gid, auth/ape,
+   insider/lan),
    register and promote each in the registry beside the DuckDB file.
-5. Produce the morning and run the daemon again until idle: it scores every batch with the
-   active models, searches GID paths on per-host windows, ranks alerts and grows scenarios
-   with CAR, and publishes OCSF findings to ``logguard.alerts``.
+5. Produce the next day and run the daemon again until idle: it scores every batch with the
+   active models (LAN from each user's recent activities, which the daemon keeps), searches
+   GID paths on per-host windows, ranks alerts and grows scenarios with CAR, and publishes
+   OCSF findings to ``logguard.alerts``.
 6. Read the ranked queue and the top scenarios from the store, the way ``logguard alerts``
    and ``logguard scenarios`` do.
 
@@ -35,9 +41,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SIMULATION_START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday: the training day is a workday
-TOPICS = {"logguard.process": "process", "logguard.auth": "auth", "logguard.ids": "alert"}
+TOPICS = {"logguard.process": "process", "logguard.auth": "auth", "logguard.ids": "alert",
+          "logguard.insider": "insider"}
 OUTPUT_TOPIC = "logguard.alerts"
-DEMO_SLOTS = (("process", "ape"), ("process", "gid"), ("auth", "ape"))
+DEMO_SLOTS = (("process", "ape"), ("process", "gid"), ("auth", "ape"), ("insider", "lan"))
+INSIDER_HISTORY_DAYS = 21  # staff activity simulated before the split: LAN's training weeks
+INSIDER_STEP = "insider:after_hours_leak"
 
 
 @dataclass
@@ -46,8 +55,9 @@ class DemoConfig:
 
     db: Path
     hosts: int = 8
+    users: int = 20  # staff whose CERT-style activity is simulated (one is the insider)
     train_hours: float = 24.0  # 48 h: fewer false alerts, the intrusion ranks higher; slower
-    test_hours: float = 12.0
+    test_hours: float = 24.0  # the insider acts in the evening of the test day
     attack_after_hours: float = 10.5
     seed: int = 7
     top: int = 15
@@ -76,6 +86,8 @@ class DemoReport:
     queue: list[dict[str, Any]] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     attack_ranks: list[int] = field(default_factory=list)
+    insider_events: int = 0
+    insider_ranks: list[int] = field(default_factory=list)
     published_ids: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -100,11 +112,16 @@ def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRepo
                         name="demo-intrusion")
     say(f"[1/6] simulating {config.hosts} hosts for "
         f"{config.train_hours + config.test_hours:.0f} h (process events, logons, IDS alerts) "
-        f"with an intrusion on {victim} at {chain.start:%Y-%m-%d %H:%M} UTC")
+        f"with an intrusion on {victim} at {chain.start:%Y-%m-%d %H:%M} UTC, and "
+        f"{config.users} users' activity for {INSIDER_HISTORY_DAYS} days before and the test "
+        f"day, with an insider's after-hours leak on {split:%Y-%m-%d}")
     clean, rest = _simulate(config, chain, split)
     report.train_events = sum(len(v) for v in clean.values())
     report.test_events = sum(len(v) for v in rest.values())
-    report.attack_events = sum("attack_step" in e for events in rest.values() for e in events)
+    report.attack_events = sum("attack_step" in e for events in rest.values() for e in events
+                               if e.get("attack_step") != INSIDER_STEP)
+    report.insider_events = sum(e.get("attack_step") == INSIDER_STEP
+                                for e in rest["logguard.insider"])
     step("simulate")
     with EmbeddedBroker() as broker:
         create_topics(broker.bootstrap, dict.fromkeys(TOPICS, config.partitions))
@@ -140,7 +157,8 @@ def _simulate(config: DemoConfig, chain, split: datetime
     args = (config.hosts, SIMULATION_START, duration, config.seed, [chain])
     streams = {"logguard.process": iter_process_events(*args),
                "logguard.auth": iter_auth_events(*args),
-               "logguard.ids": iter_alert_events(*args)}
+               "logguard.ids": iter_alert_events(*args),
+               "logguard.insider": _insider_events(config, split)}
     cut = split.isoformat().replace("+00:00", "")
     clean: dict[str, list[dict]] = {}
     rest: dict[str, list[dict]] = {}
@@ -149,6 +167,34 @@ def _simulate(config: DemoConfig, chain, split: datetime
         for event in events:
             (clean if event["time"] < cut else rest)[topic].append(event)
     return clean, rest
+
+
+def _insider_events(config: DemoConfig, split: datetime) -> list[dict]:
+    """The staff's CERT-style activity as ``insider`` events, up to the end of the test day;
+    the insider (scenario 1) acts from the evening of the split day on."""
+    from logguard.events.insider_context import INSIDER_FEATURES
+    from logguard.sim.cert import simulated_activity
+
+    first_day = (split - timedelta(days=INSIDER_HISTORY_DAYS)).date()
+    frame = simulated_activity(n_users=config.users, days=INSIDER_HISTORY_DAYS + 7,
+                               seed=config.seed, scenarios=(1,), start=first_day.isoformat(),
+                               attack_start=(split - timedelta(days=1)).date().isoformat())
+    end = (split + timedelta(hours=config.test_hours)).isoformat().replace("+00:00", "")
+    frame = frame[frame["time"] < end]
+    events = []
+    for row in frame.to_dict("records"):
+        event = {name: row[name] for name in ("time", "event_id", "user", "pc", "activity",
+                                              "subtype", "object")}
+        event.update({name: _plain(row[name]) for name in INSIDER_FEATURES})
+        if row["label"]:
+            event["attack_step"] = INSIDER_STEP
+        events.append(event)
+    return events
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON encodes."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _produce(bootstrap: str, events_by_topic: dict[str, list[dict]]) -> int:
@@ -186,7 +232,8 @@ def _train(config: DemoConfig, split: datetime, say: Callable[[str], None]) -> d
     options = {("process", "ape"): {"epochs": config.epochs, "random_state": config.seed},
                # a day of logons is a few hundred events: a few epochs learn them
                ("auth", "ape"): {"epochs": min(3, config.epochs), "random_state": config.seed},
-               ("process", "gid"): {"random_state": config.seed}}
+               ("process", "gid"): {"random_state": config.seed},
+               ("insider", "lan"): {"random_state": config.seed}}
     con = open_duckdb(config.db, read_only=True)
     try:
         frames = {source: con.execute("SELECT * FROM events WHERE source = ? AND event_time < ? "
@@ -244,6 +291,9 @@ def _read_results(config: DemoConfig, report: DemoReport) -> None:
             "json_extract_string(e.extra, '$.attack_step') AS attack_step FROM queue q "
             "LEFT JOIN events e USING (kafka_topic, kafka_partition, kafka_offset) ORDER BY rank"
         ).df()
+        planted_guids = {guid for (guid,) in con.execute(
+            "SELECT DISTINCT process_guid FROM events WHERE source = 'process' AND "
+            "json_extract_string(extra, '$.attack_step') IS NOT NULL").fetchall()}
         report.stored, report.dead_letters = con.execute(
             "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM dead_letters)"
         ).fetchone()
@@ -256,9 +306,28 @@ def _read_results(config: DemoConfig, report: DemoReport) -> None:
                 [scenario["scenario_id"]]).df().to_dict("records")
     finally:
         con.close()
+    _mark_planted_paths(ranked, planted_guids)
     report.alerts = len(ranked)
-    report.attack_ranks = ranked.loc[ranked["attack_step"].notna(), "rank"].astype(int).tolist()
+    insider = ranked["attack_step"] == INSIDER_STEP
+    report.attack_ranks = ranked.loc[ranked["attack_step"].notna() & ~insider,
+                                     "rank"].astype(int).tolist()
+    report.insider_ranks = ranked.loc[insider, "rank"].astype(int).tolist()
     report.queue = ranked.head(config.top).to_dict("records")
+
+
+def _mark_planted_paths(ranked, planted_guids: set[str]) -> None:
+    """A GID path alert is on the intrusion when a process on its path is a planted one (its
+    own event, the path's last, may be an ordinary one such as the dropper's connection)."""
+    import orjson
+
+    for i in ranked.index[(ranked["kind"] == "path") & ranked["attack_step"].isna()]:
+        try:
+            nodes = orjson.loads(ranked.at[i, "explanation"] or "{}").get("path", {}).get(
+                "nodes", [])
+        except (orjson.JSONDecodeError, AttributeError):
+            continue
+        if any(node.get("process_guid") in planted_guids for node in nodes):
+            ranked.at[i, "attack_step"] = "path"
 
 
 def explanation_text(explanation: str | None, width: int = 110) -> str:

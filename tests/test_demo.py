@@ -7,14 +7,17 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def test_demo_streams_through_the_daemon_and_ranks_the_planted_intrusion_first(demo_run):
-    db, report, lines = demo_run  # 3 hosts, 24 h clean + 12 h with the intrusion, 3 epochs
+    db, report, lines = demo_run  # 3 hosts, 8 users, 24 h clean + 24 h with the intrusion
     assert report.produced == report.train_events + report.test_events > 10_000
     assert report.stored == report.produced and report.dead_letters == 0
-    assert {"process/ape", "process/gid"} <= set(report.trained)
+    assert {"process/ape", "process/gid", "insider/lan"} <= set(report.trained)
     assert report.attack_events >= 10
     assert report.attack_ranks and report.attack_ranks[0] == 1, report.attack_ranks[:5]
     assert sum(rank <= 10 for rank in report.attack_ranks) >= 3
     assert report.scenarios and report.scenarios[0]["rank"] == 1
+    # the insider's after-hours leak: LAN, from each user's context the daemon keeps
+    assert report.insider_events >= 5
+    assert len(report.insider_ranks) >= report.insider_events // 2, report.insider_ranks
     assert any(line.startswith("[6/6]") for line in lines)
     with duckdb.connect(str(db), read_only=True) as con:
         events, keys = con.execute(

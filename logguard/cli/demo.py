@@ -2,11 +2,13 @@
 
 Starts tansu on a free loopback port, simulates an enterprise's Windows hosts (process
 events, logons and third-party IDS alerts) for a clean training window (--train-hours) and
-the next morning with one planted intrusion, and streams the clean window through the daemon
-into the DuckDB file. It then trains every model slot on it (process/ape, process/gid,
-auth/ape), registers and promotes them in the registry beside the file (PATH-models/), streams the
-morning through the daemon (scoring, GID path windows, CAR ranking, OCSF findings on
-logguard.alerts) and prints the ranked alert queue and the top scenarios with explanations.
+the next day with one planted intrusion, and its staff's CERT-style activity (--users; three
+weeks before, and an insider's after-hours leak on the test day), and streams the clean
+window through the daemon into the DuckDB file. It then trains every model slot on it
+(process/ape, process/gid, auth/ape, insider/lan), registers and promotes them in the registry
+beside the file (PATH-models/), streams the next day through the daemon (scoring, GID path
+windows, LAN on each user's recent activities, CAR ranking, OCSF findings on logguard.alerts)
+and prints the ranked alert queue and the top scenarios with explanations.
 
 The DuckDB file and the registry stay for the analyst commands:
 
@@ -35,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="DuckDB file to create (default ./logguard-demo.duckdb; an existing "
                         "demo file and its PATH-models/ registry are replaced)")
     parser.add_argument("--hosts", type=int, default=8, help="simulated hosts (default 8)")
+    parser.add_argument("--users", type=int, default=20,
+                        help="staff whose activity is simulated for LAN (default 20)")
     parser.add_argument("--seed", type=int, default=7, help="simulation and training seed")
     parser.add_argument("--top", type=int, default=15, help="rows of the queue to print")
     parser.add_argument("--epochs", type=int, default=10,
@@ -51,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.hosts < 3:
         raise InputError("--hosts must be at least 3 (an office host, a developer and a server)")
+    if args.users < 5:
+        raise InputError("--users must be at least 5 (the insider and colleagues to compare)")
     if args.top < 1 or args.epochs < 1 or args.train_hours < 6:
         raise InputError("--top and --epochs must be at least 1, --train-hours at least 6")
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    config = DemoConfig(db=args.db, hosts=args.hosts, seed=args.seed, top=args.top,
+    config = DemoConfig(db=args.db, hosts=args.hosts, users=args.users, seed=args.seed,
+                        top=args.top,
                         epochs=args.epochs, train_hours=args.train_hours)
     for stale in (args.db, args.db.with_name(args.db.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -66,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nplanted intrusion: {report.attack_events} events; {len(found)} alerts on them, "
           f"best rank {found[0] if found else '-'} of {report.alerts:,}; "
           f"{sum(r <= args.top for r in found)} of them in the top {args.top}")
+    insider = report.insider_ranks
+    print(f"planted insider (after-hours thumb drive and leak-site upload): "
+          f"{report.insider_events} activities; {len(insider)} alerts on them, best rank "
+          f"{insider[0] if insider else '-'}; {sum(r <= args.top for r in insider)} of them in "
+          f"the top {args.top}")
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
     print(f"the DuckDB file stays for `logguard alerts --db {args.db}`; models: {config.models}")
     return 0

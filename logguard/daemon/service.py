@@ -6,6 +6,9 @@ One :class:`Daemon` is one consumer-group member owning one DuckDB file. Each cy
    ``batch_ms``) and validate it with the validator of the topic's source;
 2. score it in memory with each source's active per-event models
    (:class:`~logguard.daemon.scoring.EventScorer`) -> scores, alert rows, outbox rows;
+   insider events first get each user's context (recent activities, pcs seen: kept per user
+   across batches and rebuilt from the store on start, :mod:`logguard.events.insider_context`),
+   which LAN scores from;
 3. write events, dead letters, scores, alerts, outbox messages and the last offset per
    partition in ONE DuckDB transaction (the store is the source of truth for offsets; on
    assignment each partition resumes at its stored offset + 1, so ``kill -9`` anywhere loses
@@ -58,6 +61,7 @@ from logguard.daemon.scoring import (
 from logguard.daemon.windows import PROCESS_SOURCE, HostWindows
 from logguard.errors import BrokerError, LogguardError
 from logguard.events.frames import model_frame
+from logguard.events.insider_context import annotate, restore_state, with_features
 from logguard.events.validate import Validator
 from logguard.ingest.batch import MicroBatch
 from logguard.ingest.source import KafkaSource, Partition, SourceConfig
@@ -76,9 +80,6 @@ log = logging.getLogger(__name__)
 
 GID_SLOT = (PROCESS_SOURCE, "gid")
 INSIDER_SOURCE = "insider"
-# LAN reads per-user state the CERT reader derives (UserState.annotate): the producer sends
-# it in the event's undeclared properties, which the store keeps as the `extra` JSON
-INSIDER_EXTRA_FIELDS = ("action", "hour", "history")
 JOIN_ALLOWANCE_S = 30.0
 HEALTHY_POLL_AGE_S = 30.0
 
@@ -113,18 +114,6 @@ class DaemonStats:
                 f"{self.path_alerts:,} path alerts, "
                 f"{self.scenarios:,} scenario updates, lag {lag}, {self.batches:,} batches "
                 f"in {time.monotonic() - self.started:.1f} s")
-
-
-def _with_extra_fields(rows: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
-    """``rows`` with the fields ``names`` lifted out of each row's ``extra`` JSON (absent ->
-    missing; a model that needs a field no producer sent fails, and the daemon logs it)."""
-    if "extra" not in rows.columns:
-        return rows
-    parsed = [orjson.loads(text) if isinstance(text, str) else {} for text in rows["extra"]]
-    for name in names:
-        if name not in rows.columns and any(name in p for p in parsed):
-            rows[name] = [p.get(name) for p in parsed]
-    return rows
 
 
 def _finding_json(alert: dict) -> str:
@@ -168,6 +157,9 @@ class Daemon:
             ensure_scores_table(self.store.con)
             self.validators = {topic: Validator(source)
                                for topic, source in config.topics.items()}
+            # each user's recent activities, for LAN (logguard.events.insider_context)
+            self.insider_state = (restore_state(self.store.con.cursor())
+                                  if INSIDER_SOURCE in config.topics.values() else None)
             self.grouper = AlertGrouper(config.alert_group_window_s)
             self.grouper.restore(self.store.con.cursor())
             self.scorer = EventScorer(config.thresholds, config.alert_budget_per_10k,
@@ -409,15 +401,19 @@ class Daemon:
         if GID_SLOT in self.models:
             wanted.add(PROCESS_SOURCE)
         wanted.add(IDS_SOURCE)
+        if self.insider_state is not None:
+            wanted.add(INSIDER_SOURCE)  # its per-user context advances with every event
         frames = {}
         if events.num_rows == 0:
             return frames
         for source in pc.unique(events.column("source")).to_pylist():
             if source in wanted:
                 rows = events.filter(pc.equal(events.column("source"), source)).to_pandas()
-                if source == INSIDER_SOURCE:
-                    rows = _with_extra_fields(rows, INSIDER_EXTRA_FIELDS)
-                frames[source] = model_frame(rows)
+                if source == INSIDER_SOURCE and self.insider_state is not None:
+                    frames[source] = annotate(model_frame(with_features(rows)),
+                                              self.insider_state)
+                else:
+                    frames[source] = model_frame(rows)
         return frames
 
     def _count(self, events: pa.Table, dead: pa.Table, scored: Any, batch: MicroBatch,

@@ -95,11 +95,12 @@ class Event:
 
 def simulate_cert(out: str | Path, *, n_users: int = 40, start: str = "2010-01-04",
                   days: int = 56, seed: int = 0, scenarios: Sequence[int] = (1, 2, 3),
-                  layout: str = "r4.2") -> dict[int, list[str]]:
+                  layout: str = "r4.2", attack_start: str | None = None) -> dict[int, list[str]]:
     """Write a CERT-layout release into ``out``; returns scenario -> the insiders' user ids.
 
-    The insiders act in the last quarter of the period, so a model trained on the first part
-    of the timeline and tested on the rest sees every scenario in its test part.
+    The insiders act from ``attack_start`` (ISO day; default: the start of the last quarter
+    of the period, so a model trained on the first part of the timeline and tested on the
+    rest sees every scenario in its test part). Scenario 1's first night is the day after.
     """
     if layout not in COLUMNS:
         raise ValueError(f"layout must be one of {', '.join(COLUMNS)}, not {layout!r}")
@@ -108,9 +109,10 @@ def simulate_cert(out: str | Path, *, n_users: int = 40, start: str = "2010-01-0
     users = _organisation(n_users, rng)
     insiders = _choose_insiders(users, scenarios, rng)
     events = [e for u in users for e in _normal_days(u, first_day, days, rng)]
-    attack_start = first_day + timedelta(days=int(days * 0.75))
+    acts_from = (date.fromisoformat(attack_start) if attack_start is not None
+                 else first_day + timedelta(days=int(days * 0.75)))
     for scenario, user in insiders.items():
-        events.extend(_SCENARIO_EVENTS[scenario](user, users, attack_start, rng))
+        events.extend(_SCENARIO_EVENTS[scenario](user, users, acts_from, rng))
     for scenario, user in insiders.items():
         if scenario in (2, 3):
             last_day = max(e.time.date() for e in events if e.scenario == scenario)
@@ -125,12 +127,14 @@ def simulate_cert(out: str | Path, *, n_users: int = 40, start: str = "2010-01-0
 
 
 def simulated_activity(*, n_users: int = 8, days: int = 10, seed: int = 0,
-                       scenarios: Sequence[int] = (), layout: str = "r5.2") -> pd.DataFrame:
+                       scenarios: Sequence[int] = (), layout: str = "r5.2",
+                       start: str = "2010-01-04", attack_start: str | None = None
+                       ) -> pd.DataFrame:
     """The ``cert`` reader's frame of a simulated release, LAN's columns (action, hour,
     history) first; the release is written to a temporary folder and removed."""
     with tempfile.TemporaryDirectory(prefix="logguard-cert-") as folder:
-        simulate_cert(folder, n_users=n_users, days=days, seed=seed, scenarios=scenarios,
-                      layout=layout)
+        simulate_cert(folder, n_users=n_users, start=start, days=days, seed=seed,
+                      scenarios=scenarios, layout=layout, attack_start=attack_start)
         frame = read_frame(folder, "cert")
     first = ["action", "hour", "history"]
     return frame[first + [c for c in frame.columns if c not in first]]

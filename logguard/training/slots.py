@@ -17,11 +17,14 @@ auth/ape           APE over the users, computers and logon kinds of authenticati
 network/ape        APE over flow endpoints, port and protocol
 insider/insider-   per-user activity-token frequency, token = activity x subtype x hour
 frequency          (the LAN paper's activity x hour; ``insider-frequency`` baseline)
+insider/lan        LAN (Cai et al., 2024): each activity scored from the user's previous
+                   activities (``history``) and its retrieved neighbours
 =================  ===========================================================================
 
-LAN (Cai et al., 2024) is not a product slot: it scores each activity from the user's
-*previous* activities (a ``history`` column), which the daemon's micro-batches do not carry
-across batches; the frequency model needs no sequence state.
+Insider frames get each user's context (``action``, ``hour``, ``history``, ...) from
+:func:`~logguard.events.insider_context.annotate`, run over the window in time order, the
+same per-user state the daemon keeps across its micro-batches; a user's first activities in
+the window have short histories, as a new user's have in the daemon.
 
 Calibration reference, never in-sample: the window's events are split by time
 (:func:`split_holdout`): every k-th whole hour of the window (k = 1 / ``holdout``, default 5:
@@ -51,6 +54,8 @@ import pandas as pd
 
 from logguard.errors import InputError, ModelError
 from logguard.events.frames import model_frame
+from logguard.events.insider_context import annotate, with_features
+from logguard.events.readers.cert import UserState
 from logguard.models.base import Detector, detector_class
 from logguard.models.calibration import ScoreCalibrator
 
@@ -73,6 +78,7 @@ class SlotSpec:
     params: dict[str, Any] = field(default_factory=dict)
     weighted_distinct: bool = False  # fit on distinct entity tuples weighted by count
     per_event: bool = True  # False: scored on windows of paths (GID)
+    user_context: bool = False  # insider rows need each user's recent activities (LAN)
 
     @property
     def name(self) -> str:
@@ -90,6 +96,7 @@ SLOTS: dict[tuple[str, str], SlotSpec] = {(spec.source, spec.model): spec for sp
              {"epochs": 15, "progress": False}, weighted_distinct=True),
     SlotSpec("insider", "insider-frequency", ("activity", "subtype", "hour"),
              {"user_column": "user"}),
+    SlotSpec("insider", "lan", ("action", "hour"), {"progress": False}, user_context=True),
 )}
 
 
@@ -119,9 +126,14 @@ def slot_frame(spec: SlotSpec, events: pd.DataFrame) -> pd.DataFrame:
     a frame that is already a model frame (``time``, no ``event_time``) is kept as it is."""
     if "source" in events.columns:
         events = events[events["source"] == spec.source]
-    frame = model_frame(events) if "event_time" in events.columns else events.copy()
+    if "event_time" in events.columns:
+        frame = model_frame(with_features(events) if spec.user_context else events)
+    else:
+        frame = events.copy()
     if "time" not in frame.columns:
         raise InputError(f"{spec.name}: the events have no 'time' or 'event_time' column")
+    if spec.user_context and "history" not in frame.columns:
+        return annotate(frame, UserState())
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 

@@ -109,6 +109,31 @@ def test_insider_frequency_trains_from_the_store_with_the_derived_hour(tmp_path)
     assert roc_auc_score(labels, detector.score(test)) > 0.9
 
 
+def test_lan_trains_from_stored_events_with_the_context_the_daemon_derives(tmp_path):
+    activity = _insider_events()
+    features = ("removable", "recipients", "external_recipients", "attachments", "domain_class")
+    events = [{"time": row.time, "event_id": row.event_id, "user": row.user, "pc": row.pc,
+               "activity": row.activity, "subtype": row.subtype, "object": row.object,
+               **{name: getattr(row, name) for name in features},
+               **({"attack_step": "after_hours_leak"} if row.label else {})}
+              for row in activity.itertuples()]
+    history = write_history(tmp_path, {"insider": events})
+    days = history_days(history, "insider")
+    first_insider_day = min(pd.Timestamp(t).date() for t in activity.loc[activity.label == 1,
+                                                                           "time"])
+    stored = read_history(history, "insider", days)
+    frame = slot_frame(slot_spec("insider", "lan"), stored)
+    # the context derived from stored events is the reader's, row for row
+    assert frame["history"].tolist() == activity["history"].tolist()
+    train = frame[pd.to_datetime(frame["time"], utc=True).dt.date < first_insider_day]
+    test = frame[pd.to_datetime(frame["time"], utc=True).dt.date >= first_insider_day]
+    detector, calibrator, summary = train_slot("insider", "lan", train, epochs=2)
+    assert summary["fit_events"] + calibrator.reference_size == len(train)
+    labels = event_labels(test, "attack_step")
+    assert labels.sum() >= 3
+    assert roc_auc_score(labels, detector.score(test)) > 0.9
+
+
 def test_network_ape_trains_on_real_flows_and_separates_the_attacks():
     train = pd.read_csv(IDS2017 / "train.csv", dtype=str).head(6000)
     test = pd.read_csv(IDS2017 / "test.csv", dtype=str)
@@ -126,7 +151,8 @@ def test_network_ape_trains_on_real_flows_and_separates_the_attacks():
 
 def test_every_slot_is_named_and_unknown_ones_are_refused():
     assert sorted(spec.name for spec in SLOTS.values()) == [
-        "auth/ape", "insider/insider-frequency", "network/ape", "process/ape", "process/gid"]
+        "auth/ape", "insider/insider-frequency", "insider/lan", "network/ape", "process/ape",
+        "process/gid"]
     with pytest.raises(InputError, match="no slot process/lan; the slots are: process/ape"):
         slot_spec("process", "lan")
     frame = model_frame(pd.DataFrame({"event_time": pd.date_range("2026-11-23", periods=10,
