@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from logguard.errors import InputError
-from logguard.models.lan import LAN, _graph_regulariser, _hybrid_loss
+from logguard.models.base import load_detector
+from logguard.models.lan import LAN, PAD, _build_net, _graph_regulariser, _hybrid_loss
 from logguard.sim.cert import simulated_activity
 
 SMALL = {"dim": 32, "epochs": 3, "pool_size": 1024, "batch_size": 256}
+REFERENCE = Path(__file__).resolve().parent / "data" / "lan_reference"
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +157,67 @@ def test_without_neighbours_it_is_the_lstm_ablation(timeline):
     scores = model.score(timeline[1])
     assert roc_auc_score(timeline[1]["label"], scores) > 0.85
     assert "nearest normal sequence" not in model.explain(timeline[1].head(1))[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_scores_equal_the_saved_reference(threads):
+    """A model (dim 32, pool 256) fitted on the simulator and its scores of 500 test events
+    (58 malicious), both saved by the scoring code before it stepped the LSTM itself,
+    de-duplicated windows and shared batches among threads: the same scores, within 1e-5,
+    on one thread and on two (two batches, one per worker thread)."""
+    model = load_detector(REFERENCE / "model")
+    events = pd.read_parquet(REFERENCE / "events.parquet")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        scores = model.score(events)
+        assert torch.get_num_threads() == threads  # the workers' setting is undone
+    finally:
+        torch.set_num_threads(previous)
+    expected = np.load(REFERENCE / "scores.npy")
+    assert len(np.unique(expected)) > 400
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_stepped_lstm_equals_torch_lstm(layers):
+    """The scoring LSTM (folded input table, gates reordered, tanh as a sigmoid) against
+    ``nn.LSTM`` on the same weights, left-padded rows included."""
+    torch.manual_seed(layers)
+    model = LAN(dim=16, layers=layers, heads=2)
+    net = _build_net(model, 12).eval()
+    ids = torch.randint(2, 12, (64, model.window))
+    ids[:8, :5] = PAD
+    with torch.inference_mode():
+        expected = net.encoder.lstm(net.encoder.embedding(ids))[0]
+        stepped = net.encoder.lstm_for_scoring(ids, net.encoder.scoring_tables())
+    assert expected.abs().max() > 0.1
+    torch.testing.assert_close(stepped, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_repeated_histories_score_like_single_ones(trained, timeline):
+    events = timeline[1].head(300)
+    repeated = pd.concat([events, events.iloc[::-1], events.head(7)])
+    once = trained.score(events)
+    np.testing.assert_array_equal(trained.score(repeated),
+                                  np.concatenate([once, once[::-1], once[:7]]))
+
+
+def test_history_must_be_text(trained):
+    events = pd.DataFrame({"action": ["logon:logon"], "hour": [9], "history": [3]})
+    with pytest.raises(InputError, match="column 'history' must hold text"):
+        trained.score(events)
+
+
+WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab@1" + WHITESPACE + "\u200b",
+                                              max_size=60)), min_size=1, max_size=20))
+def test_history_tokens_are_the_last_window_of_a_python_split(histories):
+    model = LAN(window=4)
+    flat, counts = model._history_tokens(pd.DataFrame({"history": histories}))
+    expected = [text.split()[-4:] if text else [] for text in histories]
+    assert counts.tolist() == [len(tokens) for tokens in expected]
+    assert flat.to_pylist() == [token for tokens in expected for token in tokens]
