@@ -15,7 +15,7 @@ Rates count from the first message received to the last one processed (the consu
 join is excluded). Peak RSS of the ingest process is its ``ru_maxrss`` (RUSAGE_CHILDREN).
 Results go to ``bench/results/ingest.json`` and ``bench/results/ingest.md``.
 
-usage: .venv/bin/python bench/ingest.py [--events 300000]
+usage: .venv/bin/python bench/ingest.py [--events 300000] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -134,11 +134,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="--batch-size of `logguard ingest` (default: its own default)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT))
     from logguard.broker import EmbeddedBroker, create_topics
+    from logguard.ingest.consumer import IngestConfig
 
+    if args.batch_size is None:
+        args.batch_size = IngestConfig.batch_size
+
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         topic = f"bench-process-{os.getpid()}"
         create_topics(broker.bootstrap, {topic: PARTITIONS})
@@ -154,6 +160,7 @@ def main() -> int:
         "end_to_end_vs_raw": round(e2e["rate"] / raw["rate"], 3),
         "end_to_end_vs_raw_confluent": round(e2e["rate"] / raw_confluent["rate"], 3),
         "ingest_peak_rss_mb": peak_rss_mb,
+        "load_average_before": load_before,
         "target": ">= 2,000,000 events/min and >= 60 % of the raw consume rate",
         "machine": machine_info(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -193,7 +200,10 @@ def _markdown(r: dict) -> str:
         f"({r['end_to_end_per_minute']:,} events/min) |\n"
         f"| (b) / (a) | {r['end_to_end_vs_raw']:.0%} |\n"
         f"| (b) / (a') | {r['end_to_end_vs_raw_confluent']:.0%} |\n"
-        f"| ingest peak RSS | {r['ingest_peak_rss_mb']} MB |\n\n"
+        f"| ingest peak RSS | {r['ingest_peak_rss_mb']} MB |\n"
+        f"| `--batch-size` of the ingest run | {r['batch_size']:,} |\n"
+        f"| load average (1, 5, 15 min) before the run "
+        f"| {', '.join(map(str, r['load_average_before']))} |\n\n"
         f"Target: {r['target']}. Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
         f"duckdb {m['duckdb']}, confluent-kafka {m['confluent-kafka']}, "
         f"kafka-python {m['kafka-python']}. "

@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until-idle", type=float, default=None, metavar="SECONDS",
                         help="exit once no message has arrived for this long (counted from "
                         "the partition assignment; the first join gets 30 s more)")
-    parser.add_argument("--batch-size", type=int, default=10_000, metavar="N",
-                        help="most messages per micro-batch (default 10000)")
+    parser.add_argument("--batch-size", type=int, default=50_000, metavar="N",
+                        help="most messages per micro-batch (default 50000)")
     parser.add_argument("--batch-ms", type=int, default=500, metavar="MS",
                         help="most milliseconds spent filling a micro-batch (default 500)")
     parser.add_argument("--max-message-bytes", type=int, default=1 << 20, metavar="BYTES",
