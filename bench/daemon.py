@@ -232,7 +232,10 @@ def latency(bootstrap: str, workdir: Path, models: Path, rate: float, seconds: f
             event = next(stream)
             key = event["host"].encode()
             if sent % plant_every == plant_every - 1:
-                event = dict(event, user="ACME\\intruder", image="C:\\Users\\Public\\drop.exe",
+                # a new tool each time: alert grouping (one model + pattern within an hour is
+                # one alert) would otherwise publish only the first plant of each host
+                event = dict(event, user="ACME\\intruder",
+                             image=f"C:\\Users\\Public\\drop{sent}.exe",
                              parent_image="C:\\Program Files\\Microsoft Office\\WINWORD.EXE",
                              action="network_connect", object_type="socket",
                              object_name="203.0.113.7:4444")
