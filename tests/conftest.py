@@ -88,13 +88,12 @@ def logguard_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    """One small `logguard demo` run (3 hosts, 8 users) shared by the demo and notebook
-    tests: (DuckDB path, DemoReport, printed lines)."""
+    """One small `logguard demo` run (3 hosts, the default 20 users) shared by the demo and
+    notebook tests: (DuckDB path, DemoReport, printed lines)."""
     from logguard.demo import DemoConfig, run_demo
 
     db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     lines: list[str] = []
-    report = run_demo(DemoConfig(db=db, hosts=3, users=8, train_hours=24, test_hours=24,
-                                 epochs=3),
+    report = run_demo(DemoConfig(db=db, hosts=3, train_hours=24, test_hours=24, epochs=3),
                       say=lines.append)
     return db, report, lines
