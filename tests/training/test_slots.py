@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from logguard.errors import InputError, ModelError
 from logguard.events.frames import model_frame
+from logguard.events.insider_context import INSIDER_FEATURES
 from logguard.sim import iter_auth_events
 from logguard.training.evaluate import event_labels
 from logguard.training.history import history_days, history_sources, read_history
@@ -85,16 +86,24 @@ def _insider_events() -> pd.DataFrame:
     return frame
 
 
-def test_insider_frequency_trains_from_the_store_with_the_derived_hour(tmp_path):
-    activity = _insider_events()
+def _stored_insider_history(tmp_path, activity: pd.DataFrame, extra: tuple[str, ...] = ()):
+    """The simulated activity as stored insider events (schema fields, the ``extra`` columns,
+    the label as ``attack_step``) in a Parquet history: (folder, its days, the first day an
+    insider acts)."""
     events = [{"time": row.time, "event_id": row.event_id, "user": row.user, "pc": row.pc,
                "activity": row.activity, "subtype": row.subtype, "object": row.object,
+               **{name: getattr(row, name) for name in extra},
                **({"attack_step": "after_hours_leak"} if row.label else {})}
               for row in activity.itertuples()]
     history = write_history(tmp_path, {"insider": events})
-    days = history_days(history, "insider")
     first_insider_day = min(pd.Timestamp(t).date() for t in activity.loc[activity.label == 1,
                                                                            "time"])
+    return history, history_days(history, "insider"), first_insider_day
+
+
+def test_insider_frequency_trains_from_the_store_with_the_derived_hour(tmp_path):
+    activity = _insider_events()
+    history, days, first_insider_day = _stored_insider_history(tmp_path, activity)
     train_days = [d for d in days if d < first_insider_day]
     test_days = [d for d in days if d >= first_insider_day]
     detector, _, _ = train_slot("insider", "insider-frequency",
@@ -111,16 +120,8 @@ def test_insider_frequency_trains_from_the_store_with_the_derived_hour(tmp_path)
 
 def test_lan_trains_from_stored_events_with_the_context_the_daemon_derives(tmp_path):
     activity = _insider_events()
-    features = ("removable", "recipients", "external_recipients", "attachments", "domain_class")
-    events = [{"time": row.time, "event_id": row.event_id, "user": row.user, "pc": row.pc,
-               "activity": row.activity, "subtype": row.subtype, "object": row.object,
-               **{name: getattr(row, name) for name in features},
-               **({"attack_step": "after_hours_leak"} if row.label else {})}
-              for row in activity.itertuples()]
-    history = write_history(tmp_path, {"insider": events})
-    days = history_days(history, "insider")
-    first_insider_day = min(pd.Timestamp(t).date() for t in activity.loc[activity.label == 1,
-                                                                           "time"])
+    history, days, first_insider_day = _stored_insider_history(tmp_path, activity,
+                                                               INSIDER_FEATURES)
     stored = read_history(history, "insider", days)
     frame = slot_frame(slot_spec("insider", "lan"), stored)
     # the context derived from stored events is the reader's, row for row
