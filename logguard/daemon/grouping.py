@@ -24,12 +24,12 @@ the one before the crash would have. ``window_s = 0`` turns grouping off.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from logguard.analyst.patterns import pattern_of, pattern_text
+from logguard.store.alerts import pattern_key as stable_pattern_key
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,8 +37,7 @@ if TYPE_CHECKING:
 
 def pattern_key(model: str, entities: str | dict | None) -> str:
     """The grouping key of an alert: a hash of its model and its pattern."""
-    text = f"{model}\x1f{pattern_text(pattern_of(entities))}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    return stable_pattern_key(model, pattern_text(pattern_of(entities)))
 
 
 @dataclass

@@ -5,6 +5,8 @@ Every id is a content hash of what the alert is *about*, never of when it was ra
 
 * an event alert: ``sha256("event", model, kafka_topic, kafka_partition, kafka_offset)``;
 * a path alert (GID): ``sha256("path", model, host, the path's node keys in order)``;
+* an alert's pattern (what repeats share, :mod:`logguard.daemon.grouping`):
+  ``sha256("pattern", model, the pattern's canonical text)``;
 * a scenario: ``sha256("scenario", the id of its earliest alert)``; each change of a scenario
   bumps its ``version`` and is published as message ``<scenario_id>:<version>``.
 
@@ -134,6 +136,12 @@ def event_alert_id(model: str, topic: str, partition: int, offset: int) -> str:
 def path_alert_id(model: str, host: str, node_keys: list[str]) -> str:
     """Stable id of a suspicious path: the same nodes in the same order give the same id."""
     return _digest("path", model, host, *node_keys)
+
+
+def pattern_key(model: str, pattern: str) -> str:
+    """Stable key of an alert's pattern (its canonical text, :mod:`logguard.analyst.patterns`):
+    the alerts grouped as repeats of one another share it."""
+    return _digest("pattern", model, pattern)
 
 
 def scenario_id(first_alert_id: str) -> str:
