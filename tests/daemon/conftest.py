@@ -33,6 +33,11 @@ def process_events(hours: float, after_hours: float = 0.0) -> list[dict]:
                                     timedelta(hours=hours), seed=SEED))
 
 
+def running_start(events: list[dict]) -> datetime:
+    """The event time of the first of ``events``."""
+    return pd.Timestamp(events[0]["time"]).to_pydatetime()
+
+
 def planted_event(i: int, when: datetime) -> dict:
     """An event no normal host produces: an unseen tool spawned by Word as a service user."""
     return {"time": when.isoformat().replace("+00:00", "Z"), "host": "OFFICE-001.acme.local",

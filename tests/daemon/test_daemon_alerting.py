@@ -21,6 +21,7 @@ from .conftest import (
     planted_event,
     process_events,
     read_findings,
+    running_start,
 )
 
 pytestmark = [pytest.mark.kafka]
@@ -71,9 +72,3 @@ def test_planted_event_reaches_the_output_topic_as_an_alert_within_10_s(
     assert "dropper1.exe" in row[3]  # the explanation names the unusual entity
     # the budget holds on normal traffic: about 5 per 10k (allow 4x for a short window)
     assert normal_alerts <= max(3, 20 * len(normal) // 10_000)
-
-
-def running_start(events: list[dict]):
-    import pandas as pd
-
-    return pd.Timestamp(events[0]["time"]).to_pydatetime()

@@ -19,8 +19,8 @@ from .conftest import (
     planted_event,
     process_events,
     read_findings,
+    running_start,
 )
-from .test_daemon_alerting import running_start
 
 pytestmark = [pytest.mark.kafka]
 
