@@ -40,10 +40,15 @@ def _scale(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class CarRanker:
-    """Collaborative alert ranking with the same defaults for every network."""
+    """Collaborative alert ranking with the same defaults for every network.
+
+    ``step_window`` is the w of :mod:`logguard.alerts.temporal` (how far back in its session an
+    alert may find the run of its signature to continue); ``depth`` bounds the patterns.
+    """
 
     session_gap: float = 1800.0
     depth: int = 4
+    step_window: int = 1
     embedding_dim: int = 16
     neighbours: int = 10
     weights: RankingWeights = field(default_factory=RankingWeights)
@@ -51,7 +56,7 @@ class CarRanker:
 
     def __post_init__(self) -> None:
         self.encoder = AlertEncoder(self.attributes)
-        self.temporal = TemporalModel(session_gap=self.session_gap,
+        self.temporal = TemporalModel(session_gap=self.session_gap, step_window=self.step_window,
                                       tree=PrefixTree(depth=self.depth))
         self.time = np.empty(0)
         self.codes = {name: np.empty(0, dtype=np.int64) for name in self.attributes}

@@ -1,12 +1,28 @@
 """Attack scenarios: the connected high-scoring alert runs, stitched across hosts and entities.
 
 CAR reconstructs attack scenarios from its top-ranked alerts and patterns (Lin et al., CIKM
-2018). Here the ``top_runs`` best-scoring runs (a run = consecutive same-signature alerts of a
-host, one step of activity; its score is its best alert's) are the nodes; two runs are linked
-when they share an entity (host or ip) and their time spans lie within ``horizon`` seconds of
-each other. Each connected component is a scenario: its steps are its runs merged by
-(signature, host) and ordered by first time; its score is the sum of its steps' scores, so a
-long chain of strong steps outranks one strong alert.
+2018). Here the ``top_runs`` best-scoring runs (a run = same-signature alerts of a host, one
+step of activity, see ``logguard.alerts.temporal``; its score is its best alert's) are the
+nodes. Two runs a, b with time spans [f_a, l_a], [f_b, l_b] and gap
+g = max(f_a, f_b) − min(l_a, l_b) are linked when
+
+* they share an entity (host or ip) and g ≤ ``horizon`` (one actor's chain on one host or
+  address), or
+* they have the same signature and overlap in time, g ≤ 0: one activity seen at once from
+  several places, such as a scan sweeping hosts whose sensors each raise the same alert
+  (the signature is an entity of the alert too; requiring overlap rather than the horizon
+  keeps routine signatures of unrelated hosts apart).
+
+Each connected component is a scenario: its steps are its runs merged by (signature, host) and
+ordered by first time. Its score is the evidence its steps carry beyond
+the selection threshold τ (the lowest score among the chosen runs)::
+
+    score(scenario) = Σ_{steps k} (score_k − τ),   score_k = max score of the step's alerts
+
+so a long chain of strong steps outranks one strong alert, while a component of many steps
+that only just made the cut (score_k ≈ τ, e.g. one routine admin session whose every
+signature is rare) does not outrank a shorter chain of clearly stronger steps, as a plain sum
+of step scores would (it counts steps, since every chosen step scores about τ or more).
 
 Scenarios are plain dataclasses (``asdict`` gives a JSON-ready dict) so a store can keep them.
 """
@@ -78,19 +94,22 @@ def build_scenarios(scores: np.ndarray, run_of: np.ndarray, time: np.ndarray,
     entities = {r: {f"host:{host[idx[0]]}"} | {f"ip:{ip[i]}" for i in idx[:1000]
                                                if ip[i] != MISSING}
                 for r, idx in members.items()}
+    kind = {r: signature[idx[0]] for r, idx in members.items()}
     runs = list(members)
     parent = list(range(len(runs)))
     for i, a in enumerate(runs):
         for j in range(i + 1, len(runs)):
             b = runs[j]
             gap = max(spans[a][0], spans[b][0]) - min(spans[a][1], spans[b][1])
-            if gap <= horizon and entities[a] & entities[b]:
+            if (gap <= horizon and entities[a] & entities[b]) or (gap <= 0 and
+                                                                  kind[a] == kind[b]):
                 parent[_find(parent, i)] = _find(parent, j)
     components: dict[int, list[int]] = {}
     for i, run in enumerate(runs):
         components.setdefault(_find(parent, i), []).append(run)
-    scenarios = [_scenario(component, members, spans, entities, run_score, scores, signature,
-                           host) for component in components.values()]
+    threshold = float(run_score[chosen].min()) if len(chosen) else 0.0
+    scenarios = [_scenario(component, members, spans, entities, run_score, signature, host,
+                           threshold) for component in components.values()]
     scenarios.sort(key=lambda s: (-s.score, s.first_time))
     for number, scenario in enumerate(scenarios, start=1):
         scenario.id = number
@@ -99,8 +118,8 @@ def build_scenarios(scores: np.ndarray, run_of: np.ndarray, time: np.ndarray,
 
 def _scenario(runs: list[int], members: dict[int, np.ndarray],
               spans: dict[int, tuple[float, float]], entities: dict[int, set[str]],
-              run_score: np.ndarray, scores: np.ndarray, signature: list[str],
-              host: list[str]) -> Scenario:
+              run_score: np.ndarray, signature: list[str], host: list[str],
+              threshold: float) -> Scenario:
     steps: dict[tuple[str, str], ScenarioStep] = {}
     for run in runs:
         first_alert = int(members[run][0])
@@ -118,7 +137,7 @@ def _scenario(runs: list[int], members: dict[int, np.ndarray],
     indices = sorted(int(i) for run in runs for i in members[run])
     all_entities = set().union(*(entities[r] for r in runs))
     return Scenario(
-        id=0, score=float(sum(s.score for s in ordered)), steps=ordered,
+        id=0, score=float(sum(s.score - threshold for s in ordered)), steps=ordered,
         hosts=sorted({s.host for s in ordered}),
         entities=sorted(e for e in all_entities if not e.startswith("host:")),
         first_time=min(s.first_time for s in ordered),

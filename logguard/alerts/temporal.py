@@ -2,9 +2,23 @@
 hierarchical Pitman-Yor predictive distribution in its interpolated Kneser-Ney form.
 
 Sequences (methods.md §4.3). Alerts are grouped by a sequence key (the host) and ordered by
-time; a gap longer than ``session_gap`` seconds starts a new session. Consecutive alerts of the
-same signature in a session form one *run* (one scan that yields 400 k alerts is one step), and
-the temporal model sees each session as the sequence of its run symbols s_1 s_2 ...
+time; a gap longer than ``session_gap`` seconds starts a new session. Alerts of one signature
+that recur within a step of activity form one *run* (one scan that yields 400 k alerts is one
+step), and the temporal model sees each session as the sequence of its run symbols s_1 s_2 ...
+
+Runs. An alert with signature s at time τ continues run r when r is one of the last
+``step_window`` = w runs of its session, r's symbol is s and r's last alert is at most
+``session_gap`` before τ (a step is activity without a quiet gap, like a session); otherwise
+it opens a new run. With w = 1 only consecutive repeats merge (A A A -> A). Real sensors
+interleave: one web scan trips two or three signatures in turn (A B A B A C B ...), and one
+sudo fires a Wazuh and several AMiner alerts. With w = 1 such a burst is thousands of runs
+A, B, A, B, ..., so every context of length depth - 1 holds the burst itself and the prefix
+tree never sees what came before it (the long-term dependency scan -> exploit -> escalation
+is cut). With w = depth the burst is the runs A, B, C in order of first appearance, a context
+holds the last depth - 1 *distinct* steps, and the patterns are chains of distinct steps.
+The default stays w = 1: on the AIT-ADS networks w = depth raises group AP on all four
+networks (most on three) but costs top-20 attack steps on two (bench/alerts.py, the
+``car_step_window`` row).
 
 Predictive distribution (Teh 2006, the hierarchical Pitman-Yor language model, with one table
 per distinct symbol, t_us = min(1, c_us), i.e. interpolated Kneser-Ney)::
@@ -44,6 +58,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from logguard.errors import ConfigError
 
 
 @dataclass
@@ -109,7 +125,7 @@ class SequenceState:
 
     session: int
     last_time: float
-    recent_runs: list[int]  # run ids of the last ``depth`` runs of the session, oldest first
+    recent_runs: list[int]  # ids of the session's last max(depth, step_window) runs, oldest first
 
 
 @dataclass
@@ -134,10 +150,16 @@ class TemporalModel:
     """Sessions, runs, prefix-tree counts and prequential surprisal, updated alert by alert."""
 
     session_gap: float = 1800.0
+    step_window: int = 1
     tree: PrefixTree = field(default_factory=PrefixTree)
     runs: Runs = field(default_factory=Runs)
     states: dict[int, SequenceState] = field(default_factory=dict)
     sessions: int = 0
+
+    def __post_init__(self) -> None:
+        if self.step_window < 1:
+            raise ConfigError(f"step_window must be >= 1 (1 merges only consecutive repeats), "
+                              f"got {self.step_window}")
 
     def observe(self, keys: np.ndarray, times: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """Add alerts (any order; processed by time) and return each alert's run id."""
@@ -154,8 +176,10 @@ class TemporalModel:
                 self.sessions += 1
             state.last_time = when
             recent = state.recent_runs
-            if recent and runs.symbol[recent[-1]] == symbol:
-                run = recent[-1]
+            run = next((r for r in reversed(recent[-self.step_window:])
+                        if runs.symbol[r] == symbol
+                        and when - runs.last_time[r] <= self.session_gap), -1)
+            if run >= 0:
                 runs.size[run] += 1
                 runs.last_time[run] = when
             else:
@@ -174,7 +198,7 @@ class TemporalModel:
                 runs.size.append(1)
                 runs.previous.append(tuple(recent[-(depth - 1):]) if depth > 1 else ())
                 recent.append(run)
-                del recent[:-depth]
+                del recent[:-max(depth, self.step_window)]
             run_of[position] = run
         return run_of
 

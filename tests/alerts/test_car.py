@@ -70,3 +70,29 @@ def test_the_top_scenario_is_the_planted_chain_in_order(planted_stream):
     assert labels.mean() >= 0.8
     assert [s.id for s in scenarios] == list(range(1, len(scenarios) + 1))
     assert best.to_record()["steps"][0]["signature"] == ATTACK_STEPS[0]
+
+
+def test_a_short_chain_of_strong_steps_outranks_many_steps_that_barely_made_the_cut():
+    # host "a": 2 strong steps; host "b": 6 steps just above the weakest chosen run (0.30)
+    scores = np.array([0.9, 0.9] + [0.32] * 6 + [0.30])
+    signature = ["s1", "s2"] + [f"n{k}" for k in range(6)] + ["w"]
+    host = ["a", "a"] + ["b"] * 6 + ["c"]
+    run_of = np.arange(len(scores))
+    time = np.arange(len(scores), dtype=float) * 10
+    scenarios = build_scenarios(scores, run_of, time, signature, host, ["-"] * len(scores))
+    assert [s.hosts for s in scenarios] == [["a"], ["b"], ["c"]]
+    assert scenarios[0].score == pytest.approx(2 * (0.9 - 0.30))
+    assert scenarios[1].score == pytest.approx(6 * (0.32 - 0.30))
+    assert sum(s.score for s in scenarios[1].steps) > sum(s.score for s in scenarios[0].steps)
+
+
+def test_one_signature_seen_at_once_on_several_hosts_links_them_but_not_hours_apart():
+    # a scan sweeps hosts a and b at the same time; host c raises the same signature 2 h later
+    signature = ["nmap scan", "nmap scan", "exploit", "nmap scan"]
+    host = ["a", "b", "b", "c"]
+    time = np.array([0.0, 0.0, 300.0, 7200.0])
+    scenarios = build_scenarios(np.array([0.8, 0.7, 0.9, 0.8]), np.arange(4), time, signature,
+                                host, ["-"] * 4)
+    assert [s.hosts for s in scenarios] == [["a", "b"], ["c"]]
+    assert [(s.signature, s.host) for s in scenarios[0].steps] == [
+        ("nmap scan", "a"), ("nmap scan", "b"), ("exploit", "b")]

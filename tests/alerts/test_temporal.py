@@ -3,10 +3,12 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logguard.alerts.temporal import PrefixTree, TemporalModel, backoff_chain
+from logguard.errors import ConfigError
 
 from .conftest import ATTACK_STEPS, synthetic_stream
 
@@ -70,3 +72,42 @@ def test_an_ordered_chain_is_a_stronger_pattern_than_the_same_steps_reordered():
 
     ordered, reordered = best_chain_strength(True), best_chain_strength(False)
     assert ordered > reordered + 0.3
+
+
+def test_an_interleaved_burst_is_one_run_per_signature_within_the_step_window():
+    # one burst of two interleaved signatures, then a third: A B A B A C
+    keys = np.zeros(6, dtype=np.int64)
+    times = np.arange(6, dtype=float)
+    symbols = np.array([1, 2, 1, 2, 1, 3])
+    assert TemporalModel(step_window=1).observe(keys, times, symbols).tolist() == \
+        [0, 1, 2, 3, 4, 5]
+    model = TemporalModel(step_window=3)
+    assert model.observe(keys, times, symbols).tolist() == [0, 1, 0, 1, 0, 2]
+    assert model.runs.size == [3, 2, 1]
+    assert model.runs.previous == [(), (0,), (0, 1)]
+
+
+def test_a_run_quiet_for_longer_than_the_session_gap_is_not_continued():
+    # B keeps the session alive; A's run has been quiet for 150 s > session_gap when A recurs
+    model = TemporalModel(session_gap=100.0, step_window=4)
+    run_of = model.observe(np.zeros(5, dtype=np.int64), np.array([0.0, 60, 120, 150, 180]),
+                           np.array([1, 2, 2, 1, 1]))
+    assert run_of.tolist() == [0, 1, 1, 2, 2]
+    with pytest.raises(ConfigError, match="step_window must be >= 1"):
+        TemporalModel(step_window=0)
+
+
+def test_the_step_window_lets_patterns_chain_steps_across_interleaved_bursts():
+    # three steps of one host, each a burst of two interleaved sensor signatures
+    steps = [(1, 2), (3, 4), (5, 6)]
+    symbols = np.array([s for a, b in steps for s in [a, b] * 10])
+    times = np.arange(len(symbols), dtype=float)
+
+    def a_pattern_spans_all_steps(step_window: int) -> bool:
+        model = TemporalModel(step_window=step_window)
+        model.observe(np.zeros(len(symbols), dtype=np.int64), times, symbols)
+        patterns, _, _ = model.patterns()
+        return any(all(set(p) & set(step) for step in steps) for p in patterns)
+
+    assert not a_pattern_spans_all_steps(1)
+    assert a_pattern_spans_all_steps(4)
