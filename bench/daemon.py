@@ -5,12 +5,16 @@ On the embedded tansu broker (memory storage), with the enterprise simulator
 
 1. train APE and GID on the first two simulated hours, calibrate them on the same window,
    and register + promote them in a fresh model registry (``process/ape``, ``process/gid``);
-2. **throughput**: produce ``--events`` later events to a 4-partition topic, then run
-   ``logguard daemon`` (a subprocess, default thresholds = 5 alerts per 10k events) until it
-   has been idle for 5 s. The rate is events stored / (last batch commit − first batch commit),
-   from the ``ingested_at`` stamps of the store, so the group join is excluded. CPU (user +
-   system) and peak RSS of the daemon process are sampled with psutil;
-3. **latency**: a fresh topic and daemon, events produced at half the measured rate for
+2. **throughput**, once per count in ``--members``: produce ``--events`` later events to a
+   4-partition topic (keyed by host), then run that many ``logguard daemon`` processes in one
+   consumer group (default thresholds = 5 alerts per 10k events), each with its own DuckDB
+   file (a shard, the scale-out of ``DESIGN.md``), until each has been idle for 5 s. The rate
+   is events stored over all shards / (last batch commit − first batch commit), from the
+   ``ingested_at`` stamps of the stores, so the group join is excluded; an event stored by
+   two members (a rebalance that replayed a batch on the other shard) is counted and
+   reported. CPU (user + system) and peak RSS of the daemons are sampled with psutil (sums);
+3. **latency**: a fresh topic and as many daemons as the last ``--members`` count, events
+   produced at half the last measured rate for
    ``--latency-s`` seconds with a planted anomalous event every ``--plant-every`` events; the
    event-to-alert latency of a planted event is the CreateTime of its finding on the output
    topic minus the CreateTime of the event (both stamped by producers on this machine).
@@ -19,7 +23,8 @@ Where the time goes: the daemon's wall seconds per stage (poll, validate, model 
 score, DuckDB transaction, Kafka commit, GID, CAR) from its last log line.
 Results go to ``bench/results/daemon.json`` and ``bench/results/daemon.md``.
 
-usage: .venv/bin/python bench/daemon.py [--events 200000] [--hosts 20] [--latency-s 30]
+usage: .venv/bin/python bench/daemon.py [--events 600000] [--hosts 20] [--latency-s 30]
+                                        [--members 1 2]
 """
 
 from __future__ import annotations
@@ -139,13 +144,17 @@ def stage_seconds(log: Path) -> dict[str, float]:
 
 
 def throughput(bootstrap: str, workdir: Path, models: Path, events: int, hosts: int,
-               say) -> dict:
+               members: int, say) -> dict:
+    """``members`` daemons in one consumer group (each its own DuckDB shard) drain the backlog.
+
+    The rate is all events stored / (last batch commit − first batch commit) over the shards.
+    """
     import duckdb
 
     from logguard.broker import create_topics
     from logguard.ingest.producer import send_records
 
-    topic, output = "bench.process", "bench.alerts"
+    topic, output = f"bench.process.{members}", f"bench.alerts.{members}"
     create_topics(bootstrap, {topic: 4})
     create_topics(bootstrap, {output: 3})
     stream = itertools.islice(simulate(hosts, START + timedelta(hours=TRAIN_HOURS), 240.0,
@@ -153,39 +162,59 @@ def throughput(bootstrap: str, workdir: Path, models: Path, events: int, hosts: 
     started = time.perf_counter()
     sent = send_records(bootstrap, topic, stream)
     say(f"produced {sent:,} events in {time.perf_counter() - started:.1f} s")
-    db = workdir / "throughput.duckdb"
-    process, log = start_daemon(workdir, "throughput",
-                                config_text(bootstrap, db, models, topic, output),
-                                "--until-idle", "5")
-    sampler = Sampler(process.pid)
+    runs = []
+    for member in range(members):
+        db = workdir / f"throughput-{members}-{member}.duckdb"
+        process, log = start_daemon(workdir, f"throughput-{members}-{member}",
+                                    config_text(bootstrap, db, models, topic, output),
+                                    "--until-idle", "5")
+        runs.append((db, process, log, Sampler(process.pid)))
     wall = time.perf_counter()
-    code = process.wait(timeout=3600)
+    for _, process, log, _ in runs:
+        if process.wait(timeout=3600) != 0:
+            raise SystemExit(f"daemon failed: {log.read_text()[-3000:]}")
     wall = time.perf_counter() - wall
-    if code != 0:
-        raise SystemExit(f"daemon failed ({code}): {log.read_text()[-3000:]}")
-    with duckdb.connect(str(db), read_only=True) as con:
-        stored, first, last = con.execute(
-            "SELECT count(*), epoch(min(ingested_at)), epoch(max(ingested_at)) FROM events"
-        ).fetchone()
-        alerts = dict(con.execute("SELECT kind, count(*) FROM alerts GROUP BY ALL").fetchall())
-        scenarios = con.execute("SELECT count(*) FROM scenarios").fetchone()[0]
-        batches = con.execute("SELECT count(DISTINCT ingested_at) FROM events").fetchone()[0]
-    busy = max(last - first, 1e-9)
+    firsts, lasts, per_member, batches, scenarios = [], [], [], 0, 0
+    alerts: dict[str, int] = {}
+    coordinates: set[tuple[int, int]] = set()
+    for db, *_ in runs:
+        with duckdb.connect(str(db), read_only=True) as con:
+            count, first, last, distinct = con.execute(
+                "SELECT count(*), epoch(min(ingested_at)), epoch(max(ingested_at)), "
+                "count(DISTINCT ingested_at) FROM events").fetchone()
+            coordinates.update(con.execute(
+                "SELECT kafka_partition, kafka_offset FROM events").fetchall())
+            for kind, n in con.execute("SELECT kind, count(*) FROM alerts GROUP BY ALL"
+                                       ).fetchall():
+                alerts[kind] = alerts.get(kind, 0) + n
+            scenarios += con.execute("SELECT count(*) FROM scenarios").fetchone()[0]
+        per_member.append(count)
+        batches += distinct
+        if count:
+            firsts.append(first)
+            lasts.append(last)
+    stored = sum(per_member)
+    busy = max(max(lasts) - min(firsts), 1e-9)
     # the first batch's own work happened before its commit stamp: add one mean batch
-    busy += busy / max(batches - 1, 1)
+    busy += busy * members / max(batches - members, 1)
     rate = stored / busy
-    result = {"events": stored, "busy_s": round(busy, 2), "events_per_s": round(rate),
+    cpu_s = sum(sampler.cpu_s for *_, sampler in runs)
+    result = {"members": members, "produced": sent, "events": stored,
+              "events_per_member": per_member,
+              "stored_twice_across_members": stored - len(coordinates),
+              "busy_s": round(busy, 2), "events_per_s": round(rate),
               "events_per_min": round(rate * 60), "daemon_wall_s": round(wall, 1),
-              "cpu_s": round(sampler.cpu_s, 1), "cpu_cores_busy": round(sampler.cpu_s / wall, 2),
-              "peak_rss_mb": round(sampler.peak_rss / 2**20), "alerts": alerts,
-              "scenarios": scenarios, "stage_seconds": stage_seconds(log)}
-    say(f"throughput: {stored:,} events in {busy:.1f} s = {rate * 60:,.0f} events/min; "
-        f"alerts {alerts}")
+              "cpu_s": round(cpu_s, 1), "cpu_cores_busy": round(cpu_s / wall, 2),
+              "peak_rss_mb": round(sum(s.peak_rss for *_, s in runs) / 2**20),
+              "alerts": alerts, "scenarios": scenarios,
+              "stage_seconds": stage_seconds(runs[0][2])}
+    say(f"throughput with {members} member(s): {stored:,} events in {busy:.1f} s = "
+        f"{rate * 60:,.0f} events/min; alerts {alerts}")
     return result
 
 
 def latency(bootstrap: str, workdir: Path, models: Path, rate: float, seconds: float,
-            plant_every: int, hosts: int, say) -> dict:
+            plant_every: int, hosts: int, members: int, say) -> dict:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from logguard.broker import create_topics
@@ -194,10 +223,11 @@ def latency(bootstrap: str, workdir: Path, models: Path, rate: float, seconds: f
     topic, output = "bench.latency.process", "bench.latency.alerts"
     create_topics(bootstrap, {topic: 4})
     create_topics(bootstrap, {output: 3})
-    db = workdir / "latency.duckdb"
-    process, log = start_daemon(workdir, "latency",
-                                config_text(bootstrap, db, models, topic, output))
-    sampler = Sampler(process.pid)
+    daemons = [start_daemon(workdir, f"latency-{member}",
+                            config_text(bootstrap, workdir / f"latency-{member}.duckdb", models,
+                                        topic, output))
+               for member in range(members)]
+    samplers = [Sampler(process.pid) for process, _ in daemons]
     received: dict[str, int] = {}
     stop = threading.Event()
 
@@ -256,8 +286,10 @@ def latency(bootstrap: str, workdir: Path, models: Path, rate: float, seconds: f
         time.sleep(0.2)
     stop.set()
     reader.join(timeout=10)
-    process.terminate()
-    process.wait(timeout=60)
+    for process, _ in daemons:
+        process.terminate()
+    for process, _ in daemons:
+        process.wait(timeout=60)
     latencies = np.array([(received[a] - t) / 1000 for a, t in planted.items() if a in received])
     result = {"target_rate_per_s": round(rate), "produced": sent,
               "achieved_rate_per_s": round(sent / seconds), "planted": len(planted),
@@ -265,9 +297,10 @@ def latency(bootstrap: str, workdir: Path, models: Path, rate: float, seconds: f
               "p50_s": round(float(np.percentile(latencies, 50)), 3) if len(latencies) else None,
               "p95_s": round(float(np.percentile(latencies, 95)), 3) if len(latencies) else None,
               "max_s": round(float(latencies.max()), 3) if len(latencies) else None,
-              "cpu_cores_busy": round(sampler.cpu_s / (seconds + 8), 2),
-              "peak_rss_mb": round(sampler.peak_rss / 2**20),
-              "stage_seconds": stage_seconds(log)}
+              "members": members,
+              "cpu_cores_busy": round(sum(s.cpu_s for s in samplers) / (seconds + 8), 2),
+              "peak_rss_mb": round(sum(s.peak_rss for s in samplers) / 2**20),
+              "stage_seconds": stage_seconds(daemons[0][1])}
     say(f"latency at {rate:,.0f} events/s: p50 {result['p50_s']} s, p95 {result['p95_s']} s "
         f"({len(latencies)}/{len(planted)} planted events alerted)")
     return result
@@ -275,10 +308,13 @@ def latency(bootstrap: str, workdir: Path, models: Path, rate: float, seconds: f
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=600_000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--latency-s", type=float, default=30.0)
     parser.add_argument("--plant-every", type=int, default=2000)
+    parser.add_argument("--members", type=int, nargs="+", default=[1, 2],
+                        help="daemon members in the consumer group, one throughput run per "
+                             "count; latency runs with the last count")
     args = parser.parse_args()
 
     from logguard.broker import EmbeddedBroker
@@ -294,11 +330,12 @@ def main() -> int:
         result = {"command": " ".join([Path(sys.executable).name, *sys.argv]),
                   "machine": machine_info(), "load_average": list(__import__("os").getloadavg()),
                   "training": training,
-                  "throughput": throughput(broker.bootstrap, workdir, models, args.events,
-                                           args.hosts, say)}
-        half = result["throughput"]["events_per_s"] / 2
+                  "throughput": [throughput(broker.bootstrap, workdir, models, args.events,
+                                            args.hosts, members, say)
+                                 for members in args.members]}
+        half = result["throughput"][-1]["events_per_s"] / 2
         result["latency"] = latency(broker.bootstrap, workdir, models, half, args.latency_s,
-                                    args.plant_every, args.hosts, say)
+                                    args.plant_every, args.hosts, args.members[-1], say)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "daemon.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "daemon.md").write_text(_markdown(result))
@@ -307,27 +344,28 @@ def main() -> int:
 
 
 def _markdown(r: dict) -> str:
-    t, lat, m = r["throughput"], r["latency"], r["machine"]
-    stages = sorted(t["stage_seconds"].items(), key=lambda kv: -kv[1])
+    lat, m = r["latency"], r["machine"]
+    rows = "".join(
+        f"| sustained throughput, {t['members']} member(s) (ingest + APE + GID windows + "
+        f"alerting + CAR) | {t['events_per_min']:,} events/min ({t['events_per_s']:,} events/s);"
+        f" {t['events']:,} events (per member {t['events_per_member']}, stored twice "
+        f"{t['stored_twice_across_members']}) in {t['busy_s']} s; {t['cpu_cores_busy']} cores "
+        f"busy; peak RSS {t['peak_rss_mb']} MB; alerts {t['alerts']}, "
+        f"{t['scenarios']} scenarios |\n" for t in r["throughput"])
+    stages = sorted(r["throughput"][0]["stage_seconds"].items(), key=lambda kv: -kv[1])
     return (
         "# logguard daemon benchmark\n\n"
         f"`{r['command']}` on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
         f"torch {m.get('torch')}, confluent-kafka {m.get('confluent-kafka')}, "
         f"duckdb {m.get('duckdb')}"
         f"; load average at start {', '.join(f'{x:.1f}' for x in r['load_average'])}.\n\n"
-        "| measure | value |\n|---|---|\n"
-        f"| sustained throughput (ingest + APE + GID windows + alerting + CAR) | "
-        f"{t['events_per_min']:,} events/min ({t['events_per_s']:,} events/s) |\n"
-        f"| events / busy seconds | {t['events']:,} / {t['busy_s']} s |\n"
-        f"| daemon CPU (throughput run) | {t['cpu_cores_busy']} cores busy, "
-        f"{t['cpu_s']} s CPU in {t['daemon_wall_s']} s wall |\n"
-        f"| daemon peak RSS | {t['peak_rss_mb']} MB (throughput), {lat['peak_rss_mb']} MB "
-        "(latency) |\n"
-        f"| alerts raised (throughput run) | {t['alerts']}, {t['scenarios']} scenarios |\n"
-        f"| event-to-alert latency at {lat['achieved_rate_per_s']:,} events/s (half rate) | "
-        f"p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max {lat['max_s']} s "
-        f"({lat['planted_alerted']}/{lat['planted']} planted events alerted) |\n\n"
-        "Where the time goes (daemon wall seconds per stage, throughput run):\n\n"
+        "| measure | value |\n|---|---|\n" + rows +
+        f"| event-to-alert latency at {lat['achieved_rate_per_s']:,} events/s (half rate), "
+        f"{lat['members']} member(s) | p50 {lat['p50_s']} s, p95 {lat['p95_s']} s, max "
+        f"{lat['max_s']} s ({lat['planted_alerted']}/{lat['planted']} planted events alerted); "
+        f"peak RSS {lat['peak_rss_mb']} MB |\n\n"
+        f"Where the time goes (wall seconds per stage of one member, "
+        f"{r['throughput'][0]['members']}-member run):\n\n"
         "| stage | seconds |\n|---|---|\n"
         + "".join(f"| {k} | {v:.1f} |\n" for k, v in stages))
 
