@@ -167,7 +167,7 @@ def main() -> int:
     args = parser.parse_args()
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # the machine is shared; torch only draws the Box-Cox walks
     recordings = load_recordings()
     views = load_adversary_views()
     labelled = {name: attacker_guids(frame, views[name])
@@ -194,7 +194,8 @@ def main() -> int:
             sum(n in views for n in recordings), "recordings_labelled": len(labelled),
         "evaluated": len(rows), "depth": args.depth, "defaults": GID().get_params(),
         "overall": overall, "per_recording": rows, "throughput": throughput(recordings),
-        "machine": machine_info(),
+        "machine": machine_info(command=" ".join(["bench/paths.py", *sys.argv[1:]]),
+                                torch_threads=torch.get_num_threads()),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -53,22 +53,31 @@ class Path:
 
 def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
                 max_length: int, z_score: ZScore, extendable: np.ndarray | None = None,
-                min_seed_weight: float = 0.0, prune: bool = True) -> list[Path]:
+                group: np.ndarray | None = None, min_seed_weight: float = 0.0,
+                prune: bool = True) -> list[Path]:
     """The ``k`` paths of highest ``z`` over edges given in time order (ties: given order).
 
     ``extendable[v]`` (optional) says whether node ``v`` has out-edges at all; paths ending
     at other nodes are complete and are not stored for extension.
+
+    ``group[e]`` (optional): paths whose last edge is ``e`` belong to group ``group[e]``, and
+    only the best path of each group is returned: the best paths of the ``k`` best groups.
+    Exact by the same argument: the best path ending with ``u -> v`` extends the best entry
+    of ``best[u][L-1]``, which is kept; a group's place in the top list is taken only by a
+    better path of the same group, and the pruning threshold is the ``k``-th best group's z.
     """
     if k <= 0 or len(src) == 0:
         return []
     w_max = float(np.max(weight))
     src_l, dst_l, weight_l = src.tolist(), dst.tolist(), weight.tolist()
     extend_l = extendable.tolist() if extendable is not None else None
+    group_l = group.tolist() if group is not None else None
+    top_of_group: dict[int, float] = {}  # group -> z of its path in ``top``
     # entry arena: (edge, previous entry) per entry; scores live in the lists
     entry_edge: list[int] = []
     entry_prev: list[int] = []
     best: dict[tuple[int, int], list[tuple[float, int]]] = {}  # ascending by score
-    top: list[tuple[float, float, int, int]] = []  # min-heap of (z, score, length, entry)
+    top: list[tuple[float, float, int, int, int]] = []  # (z, score, length, entry, group)
     threshold = -math.inf
 
     def bound(score: float, length: int) -> float:
@@ -98,18 +107,24 @@ def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
             z = z_score(total, length)
             keep_for_extension = store and length < max_length and (
                 not prune or len(top) < k or bound(total, length) > threshold)
-            enters_top = len(top) < k or z > threshold
+            key = group_l[e] if group_l is not None else -1 - len(entry_edge)
+            enters_top = (len(top) < k or z > threshold) and z > top_of_group.get(key, -math.inf)
             if not (keep_for_extension or enters_top):
                 continue
             entry = len(entry_edge)
             entry_edge.append(e)
             entry_prev.append(previous)
             if enters_top:
-                item = (z, total, length, entry)
-                if len(top) < k:
+                item = (z, total, length, entry, key)
+                if key in top_of_group:  # a better path of a group already in the list
+                    top = [old for old in top if old[4] != key]
+                    heapq.heapify(top)
+                    heapq.heappush(top, item)
+                elif len(top) < k:
                     heapq.heappush(top, item)
                 else:
-                    heapq.heapreplace(top, item)
+                    del top_of_group[heapq.heapreplace(top, item)[4]]
+                top_of_group[key] = z
                 if len(top) >= k:
                     threshold = top[0][0]
             if keep_for_extension:
@@ -119,7 +134,7 @@ def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
                     if len(entries) > k:
                         entries.pop(0)
     paths = []
-    for z, total, _length, entry in sorted(top, key=lambda item: (-item[0], item[3])):
+    for z, total, _length, entry, _key in sorted(top, key=lambda item: (-item[0], item[3])):
         edges = []
         while entry >= 0:
             edges.append(entry_edge[entry])

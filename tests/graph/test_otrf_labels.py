@@ -11,6 +11,8 @@ from logguard.graph.otrf_labels import (
     attacker_guids,
     command_tools,
     console_commands,
+    launcher_payload,
+    meterpreter_processes,
 )
 
 ATOMIC = Path(__file__).resolve().parents[3] / "shared" / "data" / "otrf" / "atomic"
@@ -67,3 +69,66 @@ def test_a_real_recording_gets_its_attack_tool():
     assert view is not None
     events = read_frame(recording, "sysmon")
     assert attacker_guids(events, view) == {"{39e4a257-15ef-5f8d-e704-000000000700}"}
+
+
+METERPRETER_VIEW = """
+meterpreter > shell
+Process 1912 created.
+Channel 1 created.
+C:\\Users\\pedro\\Downloads>wevtutil get-log Security
+meterpreter > execute -f auditpol.exe -H -a '/clear /y'
+Process 7016 created.
+meterpreter > getuid
+"""
+
+
+def test_launchers_name_their_payload_program():
+    psexec = r"PsExec.exe -accepteula -s reg save HKLM\security\policy\secrets %temp%\secrets"
+    wmic = 'wmic /node:WORKSTATION6 process call create "net user /add backdoor pa$$w0rd1"'
+    remote = r"psexec64 \\host -u admin -p secret -d C:\Tools\x.exe /q"
+    assert [launcher_payload(c) for c in (psexec, wmic, remote, "net user", "psexec -s")] == [
+        "reg", "net", r"C:\Tools\x.exe", None, None]
+    assert command_tools([psexec, wmic, remote]) == {
+        "psexec.exe", "reg.exe", "wmic.exe", "net.exe", "psexec64.exe", "x.exe"}
+
+
+def test_meterpreter_reports_the_processes_it_created():
+    assert meterpreter_processes(METERPRETER_VIEW) == [("cmd.exe", 1912), ("auditpol.exe", 7016)]
+    events = pd.DataFrame([
+        _row("{M}", r"C:\Users\pedro\Downloads\payload.exe", "process_start", "{S}",
+             r"C:\Windows\System32\cmd.exe", r"C:\Windows\system32\cmd.exe"),
+        _row("{S}", r"C:\Windows\System32\cmd.exe", "process_start", "{W}",
+             r"C:\Windows\System32\wevtutil.exe", "wevtutil get-log Security"),
+        _row("{X}", r"C:\w\explorer.exe", "process_start", "{O}", r"C:\w\cmd.exe", "cmd"),
+        _row("{X}", r"C:\w\explorer.exe", "process_start", "{P}", r"C:\w\notepad.exe", "np"),
+    ]).assign(object_process_id=[1912, 2000, 3000, 7016])
+    # {S}: cmd.exe with the reported PID; {W} its child (and a console command); {O}: another
+    # cmd.exe; {P}: the reported PID of auditpol, but another image
+    assert attacker_guids(events, METERPRETER_VIEW) == {"{s}", "{w}"}
+
+
+def _view_of(recording: Path) -> str:
+    view = next(
+        (record["simulation"]["adversary_view"]
+         for path in sorted((ATOMIC / "_metadata").glob("SDWIN-*.yaml"))
+         for record in [yaml.safe_load(path.read_text())]
+         if any(str(f.get("link", "")).endswith(recording.name) for f in record.get("files") or [])
+         and (record.get("simulation") or {}).get("adversary_view")), None)
+    assert view is not None
+    return view
+
+
+def test_psexec_payload_and_meterpreter_shell_on_real_recordings():
+    psexec = ATOMIC / "windows" / "credential_access" / "host" / "cmd_psexec_lsa_secrets_dump.zip"
+    # PsExec.exe; reg.exe, started by the PSEXESVC service; reg.exe's conhost.exe
+    assert attacker_guids(read_frame(psexec, "sysmon"), _view_of(psexec)) == {
+        "{39e4a257-40a6-5f8d-a005-000000000700}", "{39e4a257-40a6-5f8d-a205-000000000700}",
+        "{39e4a257-40a6-5f8d-a305-000000000700}"}
+    wevtutil = (ATOMIC / "windows" / "defense_evasion" / "host"
+                / "cmd_wevtutil_modify_security_eventlog_path.zip")
+    events = read_frame(wevtutil, "sysmon")
+    found = attacker_guids(events, _view_of(wevtutil))
+    starts = events[events["action"] == "process_start"]
+    shell = starts[starts["object_process_id"] == 1912]
+    assert set(shell["object_guid"].str.lower()) == {"{01e2a015-a68d-62c4-a807-000000000700}"}
+    assert len(found) == 5 and shell["object_guid"].str.lower().iloc[0] in found

@@ -119,3 +119,33 @@ def test_top_scores_per_length_on_a_chain():
     weight = np.array([1.0, 2.0, 3.0, 5.0])
     tops = top_scores_by_length(src, dst, weight, k=2, max_length=3)
     assert tops == [[5.0, 3.0], [6.0, 5.0], [6.0]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_graphs(), st.booleans(), st.lists(st.integers(0, 3), min_size=14, max_size=14))
+def test_grouped_dp_equals_brute_force_best_of_each_group(graph, prune, groups):
+    src, dst, weight, k, max_length, shift, scale = graph
+    group = np.array(groups[:len(src)])
+
+    def z_score(score, length):
+        return (math.log1p(score) - shift[length - 1]) / scale[length - 1]
+
+    paths = top_k_paths(src, dst, weight, k=k, max_length=max_length, z_score=z_score,
+                        group=group, prune=prune)
+    best: dict[int, float] = {}  # group of the last edge -> its best z
+    for z, path in _brute_force(src.tolist(), dst.tolist(), weight.tolist(), max_length,
+                                z_score):
+        best[int(group[path[-1]])] = max(best.get(int(group[path[-1]]), -math.inf), z)
+    expected = sorted(best.values(), reverse=True)[:k]
+    assert np.allclose([p.z for p in paths], expected)
+    assert len({int(group[p.edges[-1]]) for p in paths}) == len(paths)  # one path per group
+
+
+def test_groups_keep_the_best_path_of_each_group():
+    # 0 -> 1 (w=5) then 1 -> 2 (w=4) and 1 -> 3 (w=3): both end at process 1's objects
+    src, dst = np.array([0, 1, 1, 4]), np.array([1, 2, 3, 5])
+    weight = np.array([5.0, 4.0, 3.0, 1.0])
+    group = np.array([0, 1, 1, 2])  # edges 1 and 2 share an end process
+    paths = top_k_paths(src, dst, weight, k=3, max_length=3, z_score=_raw, group=group)
+    assert [p.edges for p in paths] == [(0, 1), (0,), (3,)]
+    assert [p.score for p in paths] == [9.0, 5.0, 1.0]

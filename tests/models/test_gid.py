@@ -10,7 +10,7 @@ from logguard.errors import ConfigError, InputError
 from logguard.events.readers import read_frame
 from logguard.graph.build import build_graph
 from logguard.models.base import load_detector
-from logguard.models.gid import GID, HistoryEdges, distinct_chains
+from logguard.models.gid import GID, HistoryEdges, distinct_end_processes, end_process
 
 HOST = Path(__file__).resolve().parents[3] / "shared" / "data" / "otrf" / "atomic" / "windows"
 TRAIN = [
@@ -116,25 +116,31 @@ def test_planted_attack_chain_in_simulated_traces_ranks_first():
     assert scores[trace["attack_id"].notna().to_numpy()].max() == pytest.approx(paths[0].z)
 
 
-def _chain_key(graph, path):
-    edges = list(path.edges)
-    return (graph.node_label[graph.edge_src[edges[0]]],
-            *[(graph.edge_relation[e], graph.node_label[graph.edge_dst[e]]) for e in edges])
+def _end_key(graph, path):
+    return (graph.group_host[graph.edge_group[path.edges[0]]],
+            graph.node_label[end_process(graph, path)])
 
 
-def test_paths_are_distinct_abstract_chains(model, held_out):
-    graph, paths = model.graph_paths(held_out, 20)
-    assert len(paths) == 20
-    assert len({_chain_key(graph, p) for p in paths}) == 20
+def test_paths_lead_to_distinct_processes(model, held_out):
+    graph, paths = model.graph_paths(held_out, 10)
+    assert len(paths) == 10
+    assert len({_end_key(graph, p) for p in paths}) == 10
     raw_model = GID(**{**model.get_params(), "dedupe": False})
     raw_model.transitions_, raw_model.normalizer_ = model.transitions_, model.normalizer_
     raw_model.fitted_ = True
-    raw_graph, raw_paths = raw_model.graph_paths(held_out, 20)
-    keys = [_chain_key(raw_graph, p) for p in raw_paths]
-    assert len(set(keys)) < len(keys)  # without dedupe the same chain repeats
-    kept = distinct_chains(raw_graph, raw_paths)
-    assert [p.z for p in kept] == [p.z for p in raw_paths if p in kept]
-    assert len({_chain_key(raw_graph, p) for p in kept}) == len(kept)
+    raw_graph, raw_paths = raw_model.graph_paths(held_out, 60)
+    keys = [_end_key(raw_graph, p) for p in raw_paths]
+    assert len(set(keys)) < len(keys)  # without dedupe one process ends many paths
+    kept = distinct_end_processes(raw_graph, raw_paths)
+    # the best path of every end process, in rank order, and no end process lost
+    assert kept == [p for i, p in enumerate(raw_paths) if keys[i] not in keys[:i]]
+    assert {_end_key(raw_graph, p) for p in kept} == set(keys)
+    for path in raw_paths:  # the end process acts on the last object or is the last target
+        last, node = path.edges[-1], end_process(raw_graph, path)
+        assert raw_graph.node_kind[node] == "process"
+        assert node == raw_graph.edge_dst[last] or (
+            node == raw_graph.edge_src[last]
+            and raw_graph.node_kind[raw_graph.edge_dst[last]] != "process")
 
 
 def test_unseen_labels_cost_the_floor_once_with_plain_probabilities(history):
