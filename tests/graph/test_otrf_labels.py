@@ -60,15 +60,9 @@ def test_seeds_and_their_descendants_are_attackers_and_nothing_else():
 
 def test_a_real_recording_gets_its_attack_tool():
     recording = ATOMIC / "windows" / "credential_access" / "host" / "cmd_sam_copy_esentutl.zip"
-    view = next(
-        (record["simulation"]["adversary_view"]
-         for path in sorted((ATOMIC / "_metadata").glob("SDWIN-*.yaml"))
-         for record in [yaml.safe_load(path.read_text())]
-         if any(str(f.get("link", "")).endswith(recording.name) for f in record.get("files") or [])
-         and (record.get("simulation") or {}).get("adversary_view")), None)
-    assert view is not None
     events = read_frame(recording, "sysmon")
-    assert attacker_guids(events, view) == {"{39e4a257-15ef-5f8d-e704-000000000700}"}
+    assert attacker_guids(events, _view_of(recording)) == {
+        "{39e4a257-15ef-5f8d-e704-000000000700}"}
 
 
 METERPRETER_VIEW = """
