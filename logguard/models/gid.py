@@ -48,17 +48,17 @@ RARE_PROBABILITY = 0.05
 REFERENCES = ("history", "walks")
 
 
-def end_process(graph: EventGraph, path: Path) -> int:
-    """The last process on ``path``: the destination of its last edge when that is a process
-    (a start, an access, a remote thread), else the process acting on the final object."""
-    last = path.edges[-1]
-    target = int(graph.edge_dst[last])
-    return target if graph.node_kind[target] == "process" else int(graph.edge_src[last])
+def end_processes(graph: EventGraph) -> np.ndarray:
+    """Per edge, the last process of a path ending with it: the edge's destination when that
+    is a process (a start, an access, a remote thread), else the process acting on the
+    object."""
+    return np.where(graph.node_kind[graph.edge_dst] == "process", graph.edge_dst,
+                    graph.edge_src)
 
 
 def distinct_end_processes(graph: EventGraph, paths: list[Path]) -> list[Path]:
     """``paths`` (best first) keeping the first path of each end process on each host: the
-    key is ``(host, abstract label of`` :func:`end_process` ``)``, the label being the image
+    key is ``(host, abstract label of`` :func:`end_processes` ``)``, the label being the image
     path (:mod:`logguard.graph.abstraction`).
 
     A finding is the process a suspicious path leads to, shown with its most anomalous path.
@@ -70,11 +70,12 @@ def distinct_end_processes(graph: EventGraph, paths: list[Path]) -> list[Path]:
     processes waited behind them. Instances of one program on one host share a key: the
     best path of a program stands for all of its instances there.
     """
+    ends = end_processes(graph)
     seen: set[tuple[str, str]] = set()
     out = []
     for path in paths:
         key = (str(graph.group_host[graph.edge_group[path.edges[0]]]),
-               str(graph.node_label[end_process(graph, path)]))
+               str(graph.node_label[ends[path.edges[-1]]]))
         if key not in seen:
             seen.add(key)
             out.append(path)
@@ -310,9 +311,7 @@ class GID(Detector):
         extendable[graph.edge_src] = True
         group = None
         if self.dedupe:
-            ends = np.where(graph.node_kind[graph.edge_dst] == "process", graph.edge_dst,
-                            graph.edge_src)
-            group = pd.factorize(graph.node_label[ends])[0]
+            group = pd.factorize(graph.node_label[end_processes(graph)])[0]
         paths: list[Path] = []
         for part in graph.group_slices():
             for path in top_k_paths(graph.edge_src[part], graph.edge_dst[part], weights[part],

@@ -10,7 +10,7 @@ from logguard.errors import ConfigError, InputError
 from logguard.events.readers import read_frame
 from logguard.graph.build import build_graph
 from logguard.models.base import load_detector
-from logguard.models.gid import GID, HistoryEdges, distinct_end_processes, end_process
+from logguard.models.gid import GID, HistoryEdges, distinct_end_processes, end_processes
 
 HOST = Path(__file__).resolve().parents[3] / "shared" / "data" / "otrf" / "atomic" / "windows"
 TRAIN = [
@@ -118,7 +118,7 @@ def test_planted_attack_chain_in_simulated_traces_ranks_first():
 
 def _end_key(graph, path):
     return (graph.group_host[graph.edge_group[path.edges[0]]],
-            graph.node_label[end_process(graph, path)])
+            graph.node_label[end_processes(graph)[path.edges[-1]]])
 
 
 def test_paths_lead_to_distinct_processes(model, held_out):
@@ -135,8 +135,10 @@ def test_paths_lead_to_distinct_processes(model, held_out):
     # the best path of every end process, in rank order, and no end process lost
     assert kept == [p for i, p in enumerate(raw_paths) if keys[i] not in keys[:i]]
     assert {_end_key(raw_graph, p) for p in kept} == set(keys)
+    ends = end_processes(raw_graph)
     for path in raw_paths:  # the end process acts on the last object or is the last target
-        last, node = path.edges[-1], end_process(raw_graph, path)
+        last = path.edges[-1]
+        node = ends[last]
         assert raw_graph.node_kind[node] == "process"
         assert node == raw_graph.edge_dst[last] or (
             node == raw_graph.edge_src[last]
