@@ -94,15 +94,15 @@ def build_scenarios(scores: np.ndarray, run_of: np.ndarray, time: np.ndarray,
     entities = {r: {f"host:{host[idx[0]]}"} | {f"ip:{ip[i]}" for i in idx[:1000]
                                                if ip[i] != MISSING}
                 for r, idx in members.items()}
-    kind = {r: signature[idx[0]] for r, idx in members.items()}
+    run_signature = {r: signature[idx[0]] for r, idx in members.items()}
     runs = list(members)
     parent = list(range(len(runs)))
     for i, a in enumerate(runs):
         for j in range(i + 1, len(runs)):
             b = runs[j]
             gap = max(spans[a][0], spans[b][0]) - min(spans[a][1], spans[b][1])
-            if (gap <= horizon and entities[a] & entities[b]) or (gap <= 0 and
-                                                                  kind[a] == kind[b]):
+            if (gap <= horizon and entities[a] & entities[b]) or (
+                    gap <= 0 and run_signature[a] == run_signature[b]):
                 parent[_find(parent, i)] = _find(parent, j)
     components: dict[int, list[int]] = {}
     for i, run in enumerate(runs):
