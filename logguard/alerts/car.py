@@ -2,12 +2,15 @@
 
 :class:`CarRanker` wires the parts together (Lin et al., CIKM 2018; methods.md §4.3):
 records -> temporal model (sessions, runs, HPY prefix tree) -> patterns with dependency
-strength p -> content similarity S from entity embeddings -> joint fixed point (t, u).
+strength p -> content similarity S from entity embeddings -> joint fixed point (t, u) ->
+scenarios stitched from the top runs of t -> the queue score q (:func:`queue_scores`: t lifted
+by the alert's scenario, less for a step that only co-fires with a better step of it).
 
 ``fit`` is the batch job; ``update`` adds new alerts without a refit: the prefix-tree counts
 grow, the new runs get their prequential surprisal, the patterns of the new runs are added,
 the content classes of new attribute tuples are added (embeddings stay those of the last
-fit), and the fixed point restarts from the previous scores, so it needs few iterations.
+fit), the fixed point restarts from the previous scores, so it needs few iterations, and
+the scenarios and q are rebuilt from the new t.
 Labels are never read: only the attribute columns are encoded.
 """
 
@@ -25,7 +28,14 @@ from logguard.alerts.content import (
     entity_embeddings,
 )
 from logguard.alerts.ranking import RankingResult, RankingWeights, co_rank
-from logguard.alerts.records import DEFAULT_ATTRIBUTES, SEQUENCE_KEY, SIGNATURE, AlertEncoder
+from logguard.alerts.records import (
+    DEFAULT_ATTRIBUTES,
+    MISSING,
+    SEQUENCE_KEY,
+    SIGNATURE,
+    AlertEncoder,
+)
+from logguard.alerts.scenarios import Scenario, build_scenarios, queue_scores
 from logguard.alerts.temporal import PrefixTree, TemporalModel
 from logguard.errors import ModelError
 
@@ -44,6 +54,13 @@ class CarRanker:
 
     ``step_window`` is the w of :mod:`logguard.alerts.temporal` (how far back in its session an
     alert may find the run of its signature to continue); ``depth`` bounds the patterns.
+
+    :attr:`alert_scores` is the queue score q (``car_score``; ``rank`` orders by it):
+    the joint fixed point t (``result.alert_scores``) lifted by ``scenario_weight`` κ toward
+    the strength of the alert's scenario, with steps that only co-fire within ``burst``
+    seconds with a better step of their scenario (same host or same signature) lifted
+    ``1 - burst_redundancy`` as much (:func:`logguard.alerts.scenarios.queue_scores`).
+    :attr:`scenarios` are built from t with ``top_runs`` and ``horizon``.
     """
 
     session_gap: float = 1800.0
@@ -53,6 +70,11 @@ class CarRanker:
     neighbours: int = 10
     weights: RankingWeights = field(default_factory=RankingWeights)
     attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
+    top_runs: int = 200
+    horizon: float = 3600.0
+    scenario_weight: float = 0.05
+    burst: float = 2.0
+    burst_redundancy: float = 0.5
 
     def __post_init__(self) -> None:
         self.encoder = AlertEncoder(self.attributes)
@@ -68,6 +90,8 @@ class CarRanker:
         self.class_of = np.empty(0, dtype=np.int64)
         self.vectors: list[np.ndarray] | None = None
         self.result: RankingResult | None = None
+        self.scenarios: list[Scenario] = []
+        self.queue: np.ndarray | None = None
 
     # ------------------------------------------------------------------ data
     def _add(self, frame: pd.DataFrame) -> None:
@@ -127,6 +151,26 @@ class CarRanker:
         inverse_degree = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
         self.result = co_rank(lambda t: content.apply(t) * inverse_degree, run_incidence,
                               strength, prior, self.weights, group_of=self.run_of, start=start)
+        self._queue()
+
+    def _text(self, name: str) -> np.ndarray:
+        """Each alert's value of attribute ``name`` as text (``-`` where there is none)."""
+        if name not in self.codes:
+            return np.full(len(self.time), MISSING, dtype=object)
+        values = np.array(self.encoder.vocabularies[name].values(), dtype=object)
+        return values[self.codes[name]]
+
+    def _queue(self) -> None:
+        """Scenarios from the fixed point t, then the queue score q."""
+        assert self.result is not None
+        t = self.result.alert_scores
+        signature, host = self._text(SIGNATURE), self._text(SEQUENCE_KEY)
+        self.scenarios = build_scenarios(t, self.run_of, self.time, signature, host,
+                                         self._text("ip"), top_runs=self.top_runs,
+                                         horizon=self.horizon)
+        self.queue = queue_scores(t, self.scenarios, self.time, self.codes[SIGNATURE],
+                                  self.codes[SEQUENCE_KEY], weight=self.scenario_weight,
+                                  burst=self.burst, redundancy=self.burst_redundancy)
 
     def fit(self, frame: pd.DataFrame) -> CarRanker:
         """Batch job: learn from ``frame`` (all alerts) and rank them."""
@@ -150,9 +194,10 @@ class CarRanker:
 
     @property
     def alert_scores(self) -> np.ndarray:
-        if self.result is None:
+        """The queue score q of every alert (higher = read first)."""
+        if self.result is None or self.queue is None:
             raise ModelError("CarRanker has not been fitted")
-        return self.result.alert_scores
+        return self.queue
 
     def pattern_symbols(self) -> list[tuple[str, ...]]:
         """Each pattern as its sequence of signatures (pattern id order)."""
