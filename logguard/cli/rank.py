@@ -6,7 +6,9 @@ every alert jointly with the alert patterns it belongs to (Lin et al., CIKM 2018
 columns (time_label, event_label, ...) are copied to the output and never read.
 
 The output has every input alert, in input order, plus:
-  car_score    higher = more likely part of a real attack (0..1)
+  car_score    higher = more likely part of a real attack (0..1): the alert's joint CAR
+               score, lifted a little when it is a step of a strong scenario (less for a
+               step that only co-fires with a better step of it)
   rank         1 = the first alert to read
   scenario_id  the attack scenario the alert belongs to (empty when none)
 
@@ -60,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from logguard.alerts.car import CarRanker
-    from logguard.alerts.scenarios import build_scenarios
     from logguard.events.readers import read_frame
 
     output_format = _output_format(args.output)
@@ -69,17 +70,13 @@ def run(args: argparse.Namespace) -> int:
     frame = read_frame(args.input, infer_format(args.input, args.format))
     if frame.empty:
         raise InputError(f"{args.input}: no alerts")
-    ranker = CarRanker(session_gap=args.session_gap).fit(frame)
+    ranker = CarRanker(session_gap=args.session_gap, top_runs=args.top_runs,
+                       horizon=args.horizon).fit(frame)
     scores = ranker.alert_scores
     order = np.lexsort((np.arange(len(scores)), -scores))
     rank = np.empty(len(scores), dtype=np.int64)
     rank[order] = np.arange(1, len(scores) + 1)
-    text = {name: frame[name].astype("string").fillna("-").tolist()
-            for name in ("name", "host", "ip") if name in frame.columns}
-    missing = ["-"] * len(frame)
-    scenarios = build_scenarios(scores, ranker.run_of, ranker.time, text["name"], text["host"],
-                                text.get("ip", missing), top_runs=args.top_runs,
-                                horizon=args.horizon)
+    scenarios = ranker.scenarios
     scenario_id = pd.array([pd.NA] * len(frame), dtype="Int64")
     for scenario in scenarios:
         scenario_id[scenario.alert_indices] = scenario.id
