@@ -17,9 +17,11 @@ other than ``-``. Metrics per network and method:
 * for CAR's top scenario: the steps it covers, its alert purity (share of its alerts that are
   attack alerts) and step purity (share of its (signature, host) steps that are attack groups).
 
-Methods: CAR (``logguard.alerts.car.CarRanker``, defaults), a variant (``car_step_window``:
+Methods: CAR (``logguard.alerts.car.CarRanker``, defaults: its queue score, the ``car_score``
+that ``logguard rank`` orders by), a variant (``car_step_window``:
 ``step_window = depth = 4``, interleaved signatures of one burst merged into one run per
-signature, see ``logguard.alerts.temporal``), two ablations (CAR without the
+signature, see ``logguard.alerts.temporal``), three ablations (the joint fixed point t without
+the scenario lift of ``logguard.alerts.scenarios.queue_scores``; CAR without the
 content term, β = 0; its temporal prior alone, the prequential HPY surprisal), and the
 baselines: alert-type rarity (−log frequency of the signature in that network), time order
 (newest first) and APE on the alert attributes alone (``logguard.models.ape.APE`` on name,
@@ -48,7 +50,6 @@ from _machine import machine_info  # noqa: E402
 
 from logguard.alerts.car import CarRanker  # noqa: E402
 from logguard.alerts.ranking import RankingWeights  # noqa: E402
-from logguard.alerts.scenarios import build_scenarios  # noqa: E402
 from logguard.events.readers import read_frame  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "ait-ads"
@@ -93,9 +94,7 @@ def group_metrics(frame: pd.DataFrame, scores: np.ndarray) -> dict:
 
 
 def top_scenario(frame: pd.DataFrame, ranker: CarRanker) -> dict:
-    text = {c: frame[c].astype(str).tolist() for c in ("name", "host", "ip")}
-    scenarios = build_scenarios(ranker.alert_scores, ranker.run_of, ranker.time, text["name"],
-                                text["host"], text["ip"])
+    scenarios = ranker.scenarios  # built from the joint fixed point, as `logguard rank` does
     best = scenarios[0]
     labels = frame["event_label"].to_numpy()[best.alert_indices]
     attack_groups = group_table(frame, ranker.alert_scores)["attack"]
@@ -132,6 +131,7 @@ def evaluate(network: str) -> dict:
     methods = {
         "car": ranker.alert_scores,
         "car_step_window": step_window.alert_scores,
+        "car_without_scenario_lift": ranker.result.alert_scores,
         "car_without_content": CarRanker(weights=RankingWeights(beta=0.0)).fit(
             frame).alert_scores,
         "car_temporal_prior_only": surprisal,
