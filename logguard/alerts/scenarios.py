@@ -24,6 +24,10 @@ that only just made the cut (score_k ≈ τ, e.g. one routine admin session whos
 signature is rare) does not outrank a shorter chain of clearly stronger steps, as a plain sum
 of step scores would (it counts steps, since every chosen step scores about τ or more).
 
+:func:`queue_scores` turns the scenarios back into the order an analyst reads: each alert's
+score lifted toward its scenario's strength, less for a step that only co-fires with a better
+step of its scenario.
+
 Scenarios are plain dataclasses (``asdict`` gives a JSON-ready dict) so a store can keep them.
 """
 
