@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -97,14 +98,20 @@ class StatusWatcher:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.lines.append(line)
-            head = line.split(" INFO logguard.ingest: ")
-            if len(head) == 2 and _count(head[1]) >= self.min_events:
+            count = _count(line)
+            if count is not None and count >= self.min_events:
                 self.reached.set()
 
 
-def _count(status: str) -> int:
-    """The event count at the start of a status line ("12,345 events (...)")."""
-    return int(status.split(" events")[0].replace(",", ""))
+STATUS_LINE = re.compile(r"(?:INFO logguard\.ingest|ingest done): ([\d,]+) events\b")
+
+
+def _count(line: str) -> int | None:
+    """The event count of a status line ("... INFO logguard.ingest: 12,345 events (...)") or
+    of the final report ("ingest done: 12,345 events ..."); None for any other line (the
+    SIGTERM notice, warnings)."""
+    match = STATUS_LINE.search(line)
+    return int(match.group(1).replace(",", "")) if match else None
 
 
 def start_ingest(command: list[str], min_events: int) -> tuple[subprocess.Popen, StatusWatcher]:
@@ -221,7 +228,7 @@ def test_sigterm_finishes_the_batch_commits_offsets_and_exits_zero(
     out, _ = process.communicate(timeout=30)
     watcher.thread.join(timeout=10)
     assert process.returncode == 0, "".join(watcher.lines)
-    reported = _count(out.split("ingest done: ")[1])
+    reported = _count(out)
     keys = stored_keys(db, "events")
     assert 1_000 <= len(keys) == reported < total
     reader = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="term-group",

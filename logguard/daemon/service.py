@@ -376,13 +376,17 @@ class Daemon:
             count=lambda: self._count(events, dead, scored, batch, started))
 
     def _finish_pending(self) -> None:
-        """Wait for the batch on the writer thread, then commit its offsets to Kafka, wake the
-        publisher and feed GID's windows (the order of a synchronous write, kept)."""
+        """Wait for the batch on the writer thread, count it, then commit its offsets to Kafka,
+        wake the publisher and feed GID's windows (the order of a synchronous write, kept).
+
+        Counting comes first so that ``/metrics`` and the stats already include a batch by the
+        time any of its findings can reach the output topic."""
         if self._pending is None:
             return
         pending, self._pending = self._pending, None
         mark = time.monotonic()
         pending.future.result()
+        pending.count()
         mark = self.stats.timed("DuckDB transaction (wait)", mark)
         for key, offset in pending.offsets.items():
             self._stored[key] = max(offset, self._stored.get(key, -1))
@@ -393,7 +397,6 @@ class Daemon:
         if pending.process_frame is not None:
             self.windows.append(pending.process_frame)
         self.stats.timed("GID window append", mark)
-        pending.count()
 
     def _frames(self, events: pa.Table) -> dict[str, pd.DataFrame]:
         """The model frame of each source the batch holds that some stage reads."""
