@@ -518,16 +518,7 @@ class Daemon:
             return
         threshold = self.scorer.threshold(PROCESS_SOURCE)
         alerts, outbox = [], []
-        for host in self.windows.take_due():
-            frame = self.windows.window(host)
-            try:
-                paths = active.detector.top_paths(frame, self.config.gid_top_k)
-            except Exception as exc:
-                self._report_failure(SlotFailure(*GID_SLOT, active.version,
-                                                 f"{exc.__class__.__name__}: {exc}"))
-                continue
-            if not paths:
-                continue
+        for host, paths in self._due_paths(active).items():
             calibrated = active.calibrator.calibrate(np.array([p["z_score"] for p in paths]))
             for path, score in zip(paths, calibrated, strict=True):
                 if score >= threshold:
@@ -543,6 +534,27 @@ class Daemon:
         if added:
             self.metrics.inc("logguard_alerts_total", added, source=PROCESS_SOURCE, model="gid")
             self.publisher.wake()
+
+    def _due_paths(self, active: ActiveModel) -> dict[str, list[dict[str, Any]]]:
+        """The top paths of every due host's window, searched in one graph; if that fails,
+        host by host, so one bad window costs its own host's paths (reported) and no other's."""
+        k = self.config.gid_top_k
+        windows = {host: self.windows.window(host) for host in self.windows.take_due()}
+        windows = {host: frame for host, frame in windows.items() if len(frame)}
+        if not windows:
+            return {}
+        try:
+            return active.detector.top_paths_by_host(pd.concat(windows.values(),
+                                                               ignore_index=True), k)
+        except Exception:  # find the window at fault; the others still get searched
+            by_host = {}
+            for host, frame in windows.items():
+                try:
+                    by_host.update(active.detector.top_paths_by_host(frame, k))
+                except Exception as exc:
+                    self._report_failure(SlotFailure(*GID_SLOT, active.version,
+                                                     f"{host}: {exc.__class__.__name__}: {exc}"))
+            return by_host
 
     @staticmethod
     def _path_alert(active: ActiveModel, host: str, path: dict[str, Any], score: float,

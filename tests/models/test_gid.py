@@ -99,14 +99,20 @@ def test_bad_input_and_parameters_are_user_errors(history):
         GID(n_walks=100).fit(bad_time)
 
 
-def test_planted_attack_chain_in_simulated_traces_ranks_first():
+@pytest.fixture(scope="module")
+def simulated() -> tuple[GID, pd.DataFrame, str]:
+    """A GID fitted on 4 h of 5 simulated hosts, 2 h of trace with an attack chain on one."""
     from logguard.sim import AttackChain, host_names, simulate_processes
 
     history = simulate_processes(5, "2024-03-04T08:00:00Z", 4 * 3600, seed=1)
     victim = host_names(5)[0]
     trace = simulate_processes(5, "2024-03-05T08:00:00Z", 2 * 3600, seed=2,
                                attacks=[AttackChain(host=victim, start="2024-03-05T09:00:00Z")])
-    model = GID(n_walks=5000).fit(history)
+    return GID(n_walks=5000).fit(history), trace, victim
+
+
+def test_planted_attack_chain_in_simulated_traces_ranks_first(simulated):
+    model, trace, _victim = simulated
     graph, paths = model.graph_paths(trace, 3)
     attack_rows = trace["attack_id"].notna().to_numpy() & (graph.event_edge >= 0)
     attack_edges = set(graph.event_edge[attack_rows].tolist())
@@ -114,6 +120,17 @@ def test_planted_attack_chain_in_simulated_traces_ranks_first():
     assert paths[0].length >= 2  # a chain of steps, not a single odd edge
     scores = model.score(trace)
     assert scores[trace["attack_id"].notna().to_numpy()].max() == pytest.approx(paths[0].z)
+
+
+def test_top_paths_by_host_equal_each_hosts_own_top_paths(simulated):
+    model, trace, victim = simulated
+    by_host = model.top_paths_by_host(trace, 4)
+    alone = {host: model.top_paths(trace[trace["host"] == host], 4)
+             for host in trace["host"].unique()}
+    assert by_host == {host: paths for host, paths in alone.items() if paths}
+    assert len(by_host) == 5 and all(len(paths) == 4 for paths in by_host.values())
+    assert by_host[victim][0]["z_score"] == max(p["z_score"] for ps in by_host.values()
+                                                for p in ps)
 
 
 def _end_key(graph, path):
