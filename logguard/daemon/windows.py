@@ -1,10 +1,12 @@
 """GID's per-host sliding windows of process events, kept between micro-batches.
 
-Each host's buffer covers the last ``window_s`` seconds of *event* time (relative to the
-newest event of that host): older rows are dropped when the window is read. A host with
-events since its last search is *due*; the daemon searches due hosts every
-``gid_interval_s`` with ``GID.top_paths`` (Dong et al., CIKM 2017: top-k least regular paths
-of the time-respecting process graph). The buffers are state that a restart or a rebalance
+A host with events since its last search is *due*; the daemon searches due hosts every
+``gid_interval_s`` with ``GID.top_paths_by_host`` (Dong et al., CIKM 2017: top-k least regular
+paths of the time-respecting process graph). A search reads every event that arrived since
+the host's last search together with the ``window_s`` seconds of *event* time before the
+newest one, then the buffer keeps only that trailing span. So every event is searched at
+least once, also when a backlog brings hours of event time between two searches (a restart,
+a replay); a buffer that only kept the trailing span would skip all but the last hour. The buffers are state that a restart or a rebalance
 would lose, so :meth:`HostWindows.rebuild` refills them from the store (the last
 ``window_s`` of each host's process events); a path found again gets the same stable id and
 ``INSERT OR IGNORE`` keeps the first alert.
@@ -46,15 +48,16 @@ class HostWindows:
         return due
 
     def window(self, host: str) -> pd.DataFrame:
-        """The host's events within ``window_s`` of its newest event, in time order."""
+        """The host's events to search, in time order: all that arrived since its last search
+        and those within ``window_s`` of its newest event. The buffer then keeps the latter."""
         parts = self._parts.get(host)
         if not parts:
             return pd.DataFrame()
         frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        frame = frame[frame["time"] >= frame["time"].max() - self.span]
         frame = frame.sort_values(["time", "kafka_partition", "kafka_offset"], kind="stable")
         frame = frame.reset_index(drop=True)
-        self._parts[host] = [frame]
+        kept = frame[frame["time"] >= frame["time"].max() - self.span]
+        self._parts[host] = [kept.reset_index(drop=True)]
         return frame
 
     @property

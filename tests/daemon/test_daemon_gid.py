@@ -90,3 +90,33 @@ def test_gid_windows_alert_on_the_attack_path_once_and_car_publishes_its_scenari
     assert set(alert_ids(findings)) == table_ids
     published_scenarios = {f["metadata"]["uid"] for f in findings if f["activity_id"] == 2}
     assert scenario_messages <= published_scenarios
+
+
+def test_a_backlog_of_hours_between_two_searches_is_searched_whole(
+        broker, make_topic, send_messages, models_dir: Path, tmp_path: Path, start_daemon):
+    """The attack hour and 3 later hours reach the daemon before its first search (no search
+    until the final one at stop): the search still covers the attack, 3 h before the newest
+    event, not only the last ``gid_window_s``."""
+    from logguard.sim import iter_process_events
+
+    add_gid(models_dir)
+    topic = make_topic(1)
+    db = tmp_path / "d.duckdb"
+    config = daemon_config(broker.bootstrap, db, models_dir, topic,
+                           make_output_topic(broker.bootstrap, f"{topic}-alerts"),
+                           gid_interval_s=600.0, gid_window_s=3600.0)
+    later = list(iter_process_events(4, TRAIN_START + timedelta(hours=31), timedelta(hours=3),
+                                     seed=SEED + 1))
+    events = attack_hour() + later
+    running = start_daemon(config)
+    running.wait_ready()
+    send_messages(broker.bootstrap, topic, encode(events))
+    running.wait_events(len(events))
+    assert running.daemon.stats.path_alerts == 0  # no search yet
+    stats = running.stop()
+    assert stats.path_alerts > 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        explanations = [e for (e,) in con.execute(
+            "SELECT explanation FROM alerts WHERE kind = 'path' AND host = ?",
+            [VICTIM]).fetchall()]
+    assert any("WINWORD.EXE" in e and "cmd.exe" in e for e in explanations)
