@@ -24,10 +24,16 @@ def test_api_on_the_demo_database_leads_with_the_planted_intrusion(demo_run, tmp
         status, body, _ = call(f"{app.url}/api/alerts?top=5")
         assert status == 200 and body["count"] == 5
         first = body["alerts"][0]
-        planted = {a for (a,) in con.cursor().execute(
+        planted = {a for (a,) in con.cursor().execute(  # an event alert on a planted event
             "SELECT a.alert_id FROM alerts a JOIN events e "
             "USING (kafka_topic, kafka_partition, kafka_offset) "
             "WHERE json_extract_string(e.extra, '$.attack_step') IS NOT NULL").fetchall()}
+        planted |= {a for (a,) in con.cursor().execute(  # a GID path through a planted process
+            "SELECT DISTINCT a.alert_id FROM alerts a, "
+            "unnest(json_extract_string(a.explanation, '$.path.nodes[*].process_guid')) "
+            "AS n(guid) JOIN events e ON e.process_guid = n.guid "
+            "WHERE a.kind = 'path' AND e.source = 'process' "
+            "AND json_extract_string(e.extra, '$.attack_step') IS NOT NULL").fetchall()}
         assert first["alert_id"] in planted
         status, detail, _ = call(f"{app.url}/api/alerts/{first['alert_id']}")
         assert status == 200 and detail["alert_id"] == first["alert_id"] and detail["explanation"]
