@@ -6,10 +6,12 @@ paths of the time-respecting process graph). A search reads every event that arr
 the host's last search together with the ``window_s`` seconds of *event* time before the
 newest one, then the buffer keeps only that trailing span. So every event is searched at
 least once, also when a backlog brings hours of event time between two searches (a restart,
-a replay); a buffer that only kept the trailing span would skip all but the last hour. The buffers are state that a restart or a rebalance
-would lose, so :meth:`HostWindows.rebuild` refills them from the store (the last
-``window_s`` of each host's process events); a path found again gets the same stable id and
-``INSERT OR IGNORE`` keeps the first alert.
+a replay); a buffer that only kept the trailing span would skip all but the last hour.
+
+The buffers are state that a restart or a rebalance would lose, so
+:meth:`HostWindows.rebuild` refills them from the store (the last ``window_s`` of each host's
+process events); a path found again gets the same stable id and ``INSERT OR IGNORE`` keeps
+the first alert.
 """
 
 from __future__ import annotations
