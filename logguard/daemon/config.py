@@ -108,6 +108,7 @@ class DaemonConfig:
     batch_size: int = 10_000
     batch_ms: int = 500
     store_scores: bool = True
+    torch_threads: int = 1
     http_host: str = "127.0.0.1"
     http_port: int = 0
     token_env: str | None = None
@@ -137,7 +138,7 @@ class DaemonConfig:
             raise ConfigError("alert_group_window_s: expected seconds >= 0 (0 turns grouping "
                               f"off), got {self.alert_group_window_s}")
         for name in ("batch_size", "batch_ms", "gid_top_k", "session_timeout_ms",
-                     "output_partitions"):
+                     "output_partitions", "torch_threads"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: expected a positive number, got {getattr(self, name)}")
         for source, value in self.thresholds.items():

@@ -41,6 +41,7 @@ def test_flags_override_the_file(tmp_path: Path):
     ('[kafka]\nsasl_pasword_env = "PW"\n', "kafka.sasl_pasword_env: unknown key"),
     ('batch_size = 1.5\n', "batch_size: expected int, got 1.5"),
     ('store_scores = "yes"\n', 'store_scores: expected bool, got "yes"'),
+    ('torch_threads = 0\n', "torch_threads: expected a positive number, got 0"),
     ('[thresholds]\nprocess = "high"\n', 'thresholds.process: expected float, got "high"'),
     ('[topics]\n"logguard.x" = "martian"\n', "topics.logguard.x: unknown source 'martian'"),
     ('[sinks.syslog]\nprotocol = "sctp"\n', 'sinks.syslog.protocol: expected "udp" or "tcp"'),
