@@ -20,14 +20,13 @@ def model_frame(events: pd.DataFrame) -> pd.DataFrame:
     if "object_type" in frame.columns and "object_name" in frame.columns:
         from logguard.graph.abstraction import abstract_label
 
-        # one label per distinct (kind, name): a batch repeats few objects many times
-        names = frame["object_name"].astype(object)
-        pairs = pd.MultiIndex.from_arrays([frame["object_type"].fillna("other").astype(object),
-                                           names.where(names.notna(), None)])
-        codes, distinct = pairs.factorize()
-        labels = [abstract_label(kind, None if pd.isna(name) else name)
-                  for kind, name in distinct]
-        frame["object_class"] = pd.Series(labels, dtype=object).take(codes).to_numpy()
+        # abstract_label is memoised, and a batch repeats few objects many times: one cached
+        # call per row is cheaper than factorising the (kind, name) pairs first
+        frame["object_class"] = pd.Series([
+            abstract_label(kind if isinstance(kind, str) else "other",
+                           name if isinstance(name, str) else None)
+            for kind, name in zip(frame["object_type"].tolist(), frame["object_name"].tolist(),
+                                  strict=True)], index=frame.index, dtype=object)
     if "activity" in frame.columns and "hour" not in frame.columns and "time" in frame.columns:
         # insider activity is read as activity type x hour of day (Cai et al. 2024, LAN)
         frame["hour"] = pd.to_datetime(frame["time"], utc=True).dt.hour
