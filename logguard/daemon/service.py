@@ -539,16 +539,14 @@ class Daemon:
         """The top paths of every due host's window, searched in one graph; if that fails,
         host by host, so one bad window costs its own host's paths (reported) and no other's."""
         k = self.config.gid_top_k
-        windows = {host: self.windows.window(host) for host in self.windows.take_due()}
-        windows = {host: frame for host, frame in windows.items() if len(frame)}
-        if not windows:
+        due = self.windows.take_due()
+        if len(due) == 0:
             return {}
         try:
-            return active.detector.top_paths_by_host(pd.concat(windows.values(),
-                                                               ignore_index=True), k)
+            return active.detector.top_paths_by_host(due, k)
         except Exception:  # find the window at fault; the others still get searched
             by_host = {}
-            for host, frame in windows.items():
+            for host, frame in due.groupby("host", sort=False):
                 try:
                     by_host.update(active.detector.top_paths_by_host(frame, k))
                 except Exception as exc:

@@ -26,48 +26,48 @@ if TYPE_CHECKING:
     import duckdb
 
 PROCESS_SOURCE = "process"
+WINDOW_ORDER = ["host", "time", "kafka_partition", "kafka_offset"]  # by host, in time order
 
 
 class HostWindows:
-    """Per-host frames of process events (the model frame layout) over ``window_s``."""
+    """Per-host windows of process events (the model frame layout) over ``window_s``, kept
+    as one buffer for all hosts: the frames of the batches since the last search, after the
+    trailing spans that search kept."""
 
     def __init__(self, window_s: float) -> None:
         self.span = pd.Timedelta(seconds=window_s)
-        self._parts: dict[str, list[pd.DataFrame]] = {}
+        self._parts: list[pd.DataFrame] = []
+        self._hosts: set[str] = set()
         self._due: set[str] = set()
 
     def append(self, frame: pd.DataFrame) -> None:
         """Add process events (model frame rows with ``host`` and ``time``)."""
         if len(frame) == 0:
             return
-        for host, rows in frame.groupby("host", sort=False):
-            self._parts.setdefault(str(host), []).append(rows)
-            self._due.add(str(host))
+        self._parts.append(frame)
+        hosts = {str(h) for h in frame["host"].unique().tolist()}
+        self._due |= hosts
+        self._hosts |= hosts
 
-    def take_due(self) -> list[str]:
-        """Hosts with events since the last call (and forget that they were due)."""
-        due, self._due = sorted(self._due), set()
-        return due
-
-    def window(self, host: str) -> pd.DataFrame:
-        """The host's events to search, in time order: all that arrived since its last search
-        and those within ``window_s`` of its newest event. The buffer then keeps the latter."""
-        parts = self._parts.get(host)
-        if not parts:
+    def take_due(self) -> pd.DataFrame:
+        """The events to search, by host, each host's in time order: for every host with
+        events since the last call, all that arrived since then and those within ``window_s``
+        of its newest event. The buffer then keeps the latter, of every host."""
+        due, self._due = self._due, set()
+        if not due or not self._parts:
             return pd.DataFrame()
-        frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        frame = frame.sort_values(["time", "kafka_partition", "kafka_offset"], kind="stable")
-        frame = frame.reset_index(drop=True)
-        kept = frame[frame["time"] >= frame["time"].max() - self.span]
-        self._parts[host] = [kept.reset_index(drop=True)]
+        frame = self._parts[0] if len(self._parts) == 1 else pd.concat(self._parts,
+                                                                        ignore_index=True)
+        frame = frame.sort_values(WINDOW_ORDER, kind="stable").reset_index(drop=True)
+        newest = frame.groupby("host", sort=False)["time"].transform("max")
+        self._parts = [frame[frame["time"] >= newest - self.span].reset_index(drop=True)]
+        if len(due) < len(self._hosts):
+            frame = frame[frame["host"].astype(str).isin(due)].reset_index(drop=True)
         return frame
 
     @property
     def hosts(self) -> int:
-        return len(self._parts)
-
-    def rows(self) -> int:
-        return sum(len(p) for parts in self._parts.values() for p in parts)
+        return len(self._hosts)
 
     def rebuild(self, con: duckdb.DuckDBPyConnection) -> int:
         """Refill every buffer from the store's process events; every host becomes due.
@@ -80,6 +80,6 @@ class HostWindows:
             "QUALIFY event_time >= max(event_time) OVER (PARTITION BY host) - to_seconds(?) "
             "ORDER BY event_time, kafka_partition, kafka_offset",
             [PROCESS_SOURCE, seconds]).df()
-        self._parts, self._due = {}, set()
+        self._parts, self._hosts, self._due = [], set(), set()
         self.append(model_frame(frame))
         return len(frame)
