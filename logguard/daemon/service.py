@@ -536,23 +536,18 @@ class Daemon:
             self.publisher.wake()
 
     def _due_paths(self, active: ActiveModel) -> dict[str, list[dict[str, Any]]]:
-        """The top paths of every due host's window, searched in one graph; if that fails,
-        host by host, so one bad window costs its own host's paths (reported) and no other's."""
-        k = self.config.gid_top_k
+        """The top paths of every due host's window, searched in one graph. Events reach it
+        validated, so a failure here is the model's: it is reported (health, metrics, log)
+        and the pass yields no paths, while ingest goes on."""
         due = self.windows.take_due()
         if len(due) == 0:
             return {}
         try:
-            return active.detector.top_paths_by_host(due, k)
-        except Exception:  # find the window at fault; the others still get searched
-            by_host = {}
-            for host, frame in due.groupby("host", sort=False):
-                try:
-                    by_host.update(active.detector.top_paths_by_host(frame, k))
-                except Exception as exc:
-                    self._report_failure(SlotFailure(*GID_SLOT, active.version,
-                                                     f"{host}: {exc.__class__.__name__}: {exc}"))
-            return by_host
+            return active.detector.top_paths_by_host(due, self.config.gid_top_k)
+        except Exception as exc:
+            self._report_failure(SlotFailure(*GID_SLOT, active.version,
+                                             f"{exc.__class__.__name__}: {exc}"))
+            return {}
 
     @staticmethod
     def _path_alert(active: ActiveModel, host: str, path: dict[str, Any], score: float,
