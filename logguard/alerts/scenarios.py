@@ -209,12 +209,11 @@ def queue_scores(scores: np.ndarray, scenarios: list[Scenario], time: np.ndarray
             earlier = [m for other, m in seen if other[0] == key[0] or other[1] == key[1]]
             share = 0.0
             if earlier:
-                firing = np.unique(np.concatenate(earlier))
-                at = np.clip(np.searchsorted(firing, moments), 1, len(firing) - 1) \
-                    if len(firing) > 1 else np.zeros(len(moments), dtype=np.int64)
-                nearest = np.minimum(np.abs(firing[at] - moments),
-                                     np.abs(firing[np.maximum(at - 1, 0)] - moments))
-                share = float(np.mean(nearest <= burst))
+                firing = np.sort(np.concatenate(earlier))
+                # a moment is redundant when some earlier step fired within ±burst of it
+                within = (np.searchsorted(firing, moments + burst, side="right")
+                          > np.searchsorted(firing, moments - burst, side="left"))
+                share = float(np.mean(within))
             lift[members] = strength * (1.0 - redundancy * share)
             seen.append((key, moments))
     return (1.0 - weight) * scores + weight * lift
