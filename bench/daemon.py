@@ -91,8 +91,7 @@ def train(models: Path, hosts: int, say) -> dict:
         "process", "ape", ape, ScoreCalibrator.fit(ape.score(frame))))
     ape_s = time.perf_counter() - started
     gid = GID(random_state=SEED).fit(frame)
-    z = [p["z_score"] for _, rows in frame.groupby("host")
-         for p in gid.top_paths(rows.reset_index(drop=True), 10)]
+    z = [p["z_score"] for paths in gid.top_paths_by_host(frame, 10).values() for p in paths]
     registry.promote("process", "gid", registry.add("process", "gid", gid,
                                                     ScoreCalibrator.fit(np.array(z))))
     say(f"trained APE ({ape_s:.0f} s) and GID on {len(frame):,} events")

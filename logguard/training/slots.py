@@ -193,8 +193,9 @@ def gid_window_scores(detector: Detector, frame: pd.DataFrame, window_s: float,
     seconds = pd.to_datetime(frame["time"], utc=True).astype("int64") // 10**9
     bucket = (seconds - int(seconds.min())) // int(window_s)
     scores: list[float] = []
-    for _, window in frame.groupby([frame["host"].fillna(""), bucket], sort=True):
-        scores.extend(path["z_score"] for path in detector.top_paths(window, k=int(top_k)))
+    for _, window in frame.groupby(bucket, sort=True):  # each host's paths, one graph per window
+        for paths in detector.top_paths_by_host(window, int(top_k)).values():
+            scores.extend(path["z_score"] for path in paths)
     return np.asarray(scores, dtype=np.float64)
 
 

@@ -36,8 +36,7 @@ def add_gid(models: Path) -> None:
     """Train GID on the normal training window; calibrate on its per-host top path z-scores."""
     frame = model_frame(pd.DataFrame(process_events(2.0)).rename(columns={"time": "event_time"}))
     gid = GID(random_state=SEED).fit(frame)
-    z = [p["z_score"] for _, rows in frame.groupby("host")
-         for p in gid.top_paths(rows.reset_index(drop=True), 10)]
+    z = [p["z_score"] for paths in gid.top_paths_by_host(frame, 10).values() for p in paths]
     registry = ModelRegistry(models)
     registry.promote("process", "gid", registry.add("process", "gid", gid,
                                                     ScoreCalibrator.fit(np.array(z))))
