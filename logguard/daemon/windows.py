@@ -54,7 +54,7 @@ class HostWindows:
         events since the last call, all that arrived since then and those within ``window_s``
         of its newest event. The buffer then keeps the latter, of every host."""
         due, self._due = self._due, set()
-        if not due or not self._parts:
+        if not due:  # a due host always has rows in the buffer
             return pd.DataFrame()
         frame = self._parts[0] if len(self._parts) == 1 else pd.concat(self._parts,
                                                                         ignore_index=True)
