@@ -70,13 +70,15 @@ def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
         return []
     w_max = float(np.max(weight))
     src_l, dst_l, weight_l = src.tolist(), dst.tolist(), weight.tolist()
-    extend_l = extendable.tolist() if extendable is not None else None
+    # whether each edge's end node extends, per edge: ``extendable`` spans the whole graph
+    extends_l = extendable[dst].tolist() if extendable is not None else None
     group_l = group.tolist() if group is not None else None
     top_of_group: dict[int, float] = {}  # group -> z of its path in ``top``
     # entry arena: (edge, previous entry) per entry; scores live in the lists
     entry_edge: list[int] = []
     entry_prev: list[int] = []
-    best: dict[tuple[int, int], list[tuple[float, int]]] = {}  # ascending by score
+    # node -> length -> its best entries, ascending by score
+    best: dict[int, dict[int, list[tuple[float, int]]]] = {}
     top: list[tuple[float, float, int, int, int]] = []  # (z, score, length, entry, group)
     threshold = -math.inf
 
@@ -86,15 +88,16 @@ def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
 
     for e in range(len(src_l)):
         u, v, w = src_l[e], dst_l[e], weight_l[e]
-        store = length_limit = max_length
-        if extend_l is not None and not extend_l[v]:
+        store = max_length
+        if extends_l is not None and not extends_l[e]:
             store = 0
         candidates: list[tuple[float, int, int]] = []  # (score, length, previous entry)
         if w >= min_seed_weight:
             candidates.append((w, 1, -1))
-        for length in range(1, length_limit):
-            entries = best.get((u, length))
-            if not entries:
+        ending_at_u = best.get(u)
+        for length in range(1, max_length) if ending_at_u else ():
+            entries = ending_at_u.get(length)
+            if entries is None:
                 continue
             for score, entry in reversed(entries):  # best first
                 total = score + w
@@ -128,7 +131,7 @@ def top_k_paths(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, k: int,
                 if len(top) >= k:
                     threshold = top[0][0]
             if keep_for_extension:
-                entries = best.setdefault((v, length), [])
+                entries = best.setdefault(v, {}).setdefault(length, [])
                 if len(entries) < k or total > entries[0][0]:
                     bisect.insort(entries, (total, entry))
                     if len(entries) > k:
