@@ -106,10 +106,11 @@ def event_times(events: pd.DataFrame) -> np.ndarray:
     return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64").copy()
 
 
-def _column(events: pd.DataFrame, name: str) -> pd.Series:
-    if name in events.columns:
-        return events[name].astype("object").where(events[name].notna(), None)
-    return pd.Series([None] * len(events), index=events.index, dtype="object")
+def _values(events: pd.DataFrame, name: str) -> np.ndarray:
+    """Column ``name`` as an object array, None where missing or where the column is absent."""
+    if name not in events.columns:
+        return np.full(len(events), None, dtype=object)
+    return events[name].to_numpy(dtype=object, na_value=None)
 
 
 def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
@@ -122,38 +123,44 @@ def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
         )
     events = events.reset_index(drop=True)
     times = event_times(events)
-    action = _column(events, "action").fillna("other").to_numpy(dtype=object)
-    object_type = _column(events, "object_type").fillna("other").to_numpy(dtype=object)
+    action = _values(events, "action")
+    action[pd.isna(action)] = "other"
+    object_type = _values(events, "object_type")
+    object_type[pd.isna(object_type)] = "other"
     is_edge = ~np.isin(action, SKIPPED_ACTIONS)
     to_process = (object_type == "process") & np.isin(action, PROCESS_TARGET_ACTIONS)
     edge_rows = np.flatnonzero(is_edge)
     n = len(edge_rows)
 
     def values(name: str) -> np.ndarray:
-        return _column(events, name).to_numpy(dtype=object)[edge_rows]
+        return _values(events, name)[edge_rows]
 
-    host = np.array(["?" if h is None else str(h) for h in values("host")], dtype=object)
+    host = values("host")
+    host[pd.isna(host)] = "?"
+    if not all(type(h) is str for h in pd.unique(host)):
+        host = host.astype(str)
     image, object_name = values("image"), values("object_name")
     src_keys = _process_keys(host, values("process_guid"), values("process_id"), image)
-    dst_process = _process_keys(host, values("object_guid"), values("object_process_id"),
-                                object_name)
-    dst_keys = [p if target else f"o|{h}|{t}|{o}" for p, target, h, t, o in zip(
-        dst_process, to_process[edge_rows], host, object_type[edge_rows], object_name,
-        strict=True)]
-    node_codes, node_keys = pd.factorize(np.array(src_keys + dst_keys, dtype=object))
+    targets_process = to_process[edge_rows]
+    targets_object = ~targets_process
+    dst_keys = np.empty(n, dtype=object)
+    dst_keys[targets_process] = _process_keys(
+        host[targets_process], values("object_guid")[targets_process],
+        values("object_process_id")[targets_process], object_name[targets_process])
+    dst_keys[targets_object] = _object_keys(host[targets_object],
+                                            object_type[edge_rows][targets_object],
+                                            object_name[targets_object])
+    node_codes, node_keys = pd.factorize(np.concatenate([src_keys, dst_keys]))
     src, dst = node_codes[:n], node_codes[n:]
 
     # node attributes: processes from the acting rows and from the child side of starts
-    kind = np.concatenate([np.full(n, "process", dtype=object),
-                           np.where(to_process[edge_rows], "process",
-                                    object_type[edge_rows]).astype(object)])
-    name = np.concatenate([image, object_name])
-    cmd = np.concatenate([values("command_line"), values("object_command_line")])
-    attributes = pd.DataFrame({"node": node_codes, "kind": kind, "name": name, "cmd": cmd})
-    first = attributes.groupby("node", sort=True).first()  # first non-missing value per node
-    node_kind = first["kind"].to_numpy(dtype=object)
-    node_name = first["name"].to_numpy(dtype=object)
-    node_cmd = first["cmd"].to_numpy(dtype=object)
+    n_nodes = len(node_keys)
+    node_kind = _first_per_node(node_codes, np.concatenate([
+        np.full(n, "process", dtype=object),
+        np.where(targets_object, object_type[edge_rows], "process").astype(object)]), n_nodes)
+    node_name = _first_per_node(node_codes, np.concatenate([image, object_name]), n_nodes)
+    node_cmd = _first_per_node(node_codes, np.concatenate(
+        [values("command_line"), values("object_command_line")]), n_nodes)
     node_label = np.array([abstract_label(k, v) for k, v in zip(node_kind, node_name, strict=True)],
                           dtype=object)
 
@@ -196,11 +203,40 @@ def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
 
 
 def _process_keys(host: np.ndarray, guid: np.ndarray, pid: np.ndarray,
-                  image: np.ndarray) -> list[str]:
+                  image: np.ndarray) -> np.ndarray:
     """``p|guid`` (lower-case) where there is a GUID, else ``p|host|pid|image``.
 
     Sysmon writes the all-zero GUID for processes it cannot identify; it names no instance.
+    A process has many events, so each distinct GUID is formatted once.
     """
-    return [f"p|{g.lower()}" if isinstance(g, str) and g and g != _NULL_GUID else
-            f"p|{h}|{p}|{str(i).lower() if i is not None else '?'}"
-            for h, g, p, i in zip(host, guid, pid, image, strict=True)]
+    codes, guids = pd.factorize(guid)
+    guid_keys = np.array([f"p|{g.lower()}" if type(g) is str and g and g != _NULL_GUID else None
+                          for g in guids], dtype=object)
+    keys = np.full(len(guid), None, dtype=object)
+    has_guid = codes >= 0
+    keys[has_guid] = guid_keys[codes[has_guid]]
+    for i in np.flatnonzero(pd.isna(keys)).tolist():
+        name = image[i]
+        keys[i] = f"p|{host[i]}|{pid[i]}|{str(name).lower() if name is not None else '?'}"
+    return keys
+
+
+def _object_keys(host: np.ndarray, kind: np.ndarray, name: np.ndarray) -> np.ndarray:
+    """``o|host|kind|name`` per row, each distinct triple formatted once."""
+    index: dict[tuple, int] = {}
+    codes = np.fromiter((index.setdefault(triple, len(index))
+                         for triple in zip(host.tolist(), kind.tolist(), name.tolist(),
+                                           strict=True)),
+                        dtype=np.int64, count=len(host))
+    keys = np.array([f"o|{h}|{t}|{o}" for h, t, o in index], dtype=object)
+    return keys[codes] if len(keys) else np.empty(0, dtype=object)
+
+
+def _first_per_node(node_codes: np.ndarray, values: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Per node, its first non-missing value among the rows ``node_codes`` maps to it (None
+    when it has none)."""
+    out = np.full(n_nodes, None, dtype=object)
+    present = np.flatnonzero(pd.notna(values))
+    nodes, first = np.unique(node_codes[present], return_index=True)
+    out[nodes] = values[present[first]]
+    return out

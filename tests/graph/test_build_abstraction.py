@@ -76,3 +76,16 @@ def test_the_all_zero_guid_names_no_process_instance():
     graph = build_graph(_events(rows), 3600)
     sources = {graph.node_key[s] for s in graph.edge_src}
     assert len(sources) == 2 and all(zero not in key for key in sources)
+
+
+def test_a_process_or_object_never_named_gets_the_unknown_label():
+    rows = [("2024-01-01T10:00:00Z", "h1", "{A}", None, None, "file_write", "file", None, None,
+             None),
+            ("2024-01-01T10:00:01Z", "h1", "{B}", r"C:\w\b.exe", None, "file_write", "file",
+             r"C:\w\x.txt", None, None)]
+    graph = build_graph(_events(rows), 3600)
+    labels = dict(zip(graph.node_key.tolist(), graph.node_label.tolist(), strict=True))
+    assert labels == {"p|{a}": "process:?", "p|{b}": r"process:c:\w\b.exe",
+                      "o|h1|file|None": "file:?", r"o|h1|file|C:\w\x.txt": r"file:c:\w\*.txt"}
+    assert graph.node_name[graph.edge_src[0]] is None
+    assert graph.node_command_line.tolist() == [None] * 4
