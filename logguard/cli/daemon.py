@@ -25,6 +25,7 @@ example:
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -34,6 +35,7 @@ import orjson
 
 log = logging.getLogger("logguard.daemon")
 
+GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (Python: 700)
 _LOG_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})))
 
 
@@ -93,6 +95,21 @@ def _setup_logging(log_format: str) -> None:
     root.addHandler(handler)
 
 
+def _tune_garbage_collector() -> None:
+    """Keep Python's cyclic collector off the hot path of a long-running daemon.
+
+    A 50,000-message batch allocates millions of tuples and dicts, and with the default
+    thresholds (700 allocations per young collection) each batch triggered hundreds of young
+    collections and several full ones that walked every live object, including the loaded
+    models and modules. ``gc.freeze()`` moves what start-up built into a generation the
+    collector never scans, and a young threshold of 100,000 keeps collections per batch to
+    a few; reference counting still frees almost everything the loop allocates at once.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def run(args: argparse.Namespace) -> int:
     from logguard.daemon.config import load_config, render_toml
 
@@ -117,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from logguard.daemon.service import Daemon
 
     daemon = Daemon(config)
+    _tune_garbage_collector()
 
     def stop(signum: int, _frame: object) -> None:
         log.info("%s: finishing the current batch", signal.Signals(signum).name)
