@@ -16,6 +16,7 @@ from logguard.events.schema import store_columns
 from logguard.events.validate import Validator
 from logguard.ingest.batch import MicroBatch
 from logguard.store.duckdb_store import EventStore
+from logguard.store.scores import SCORES_SCHEMA, ensure_scores_table, write_scores
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +57,45 @@ def test_replayed_batch_inserts_nothing_twice_and_offsets_only_advance(tmp_path)
         assert store.resume_offsets([("t", 0), ("t", 1), ("other", 0)]) == {("t", 0): 130}
         reason = store.con.execute("SELECT reason FROM dead_letters LIMIT 1").fetchone()[0]
     assert reason.startswith("not JSON")
+
+
+def test_scores_written_with_their_events_are_stored_once_per_event_and_model(tmp_path):
+    """Scores go in with their events: a replayed batch adds only the scores it lacks."""
+    def with_scores(batch: MicroBatch, models: tuple[str, ...]):
+        events = batch.events_table()
+        n = events.num_rows
+        scores = pa.concat_tables([pa.table({
+            "kafka_topic": events.column("kafka_topic"),
+            "kafka_partition": events.column("kafka_partition"),
+            "kafka_offset": events.column("kafka_offset"), "model": [model] * n,
+            "model_version": ["v1"] * n, "score": [float(i) for i in range(n)],
+            "explanation": pa.nulls(n, pa.string())}, schema=SCORES_SCHEMA)
+            for model in models])
+        return events, batch.dead_letters_table(), dict(batch.offsets), scores
+
+    tries: list[bool] = []
+    with EventStore(tmp_path / "s.duckdb") as store:
+        ensure_scores_table(store.con)
+
+        def write_scored(batch: MicroBatch, models: tuple[str, ...]) -> None:
+            events, dead, offsets, scores = with_scores(batch, models)
+
+            def also(cursor, replay: bool) -> None:
+                tries.append(replay)
+                write_scores(cursor, scores, replay=replay)
+
+            store.write_batch(events, dead, offsets, also)
+
+        write_scored(batch_of(100), ("ape",))
+        write_scored(batch_of(50, start=80), ("ape", "rarity"))  # 20 events stored already
+        per_key = store.con.execute(
+            "SELECT model, count(*), count(DISTINCT kafka_offset), max(kafka_offset) "
+            "FROM scores GROUP BY model ORDER BY model").fetchall()
+    # the overlap's plain insert fails on the events before any score is written
+    assert tries == [False, True]
+    # ape: offsets 0-99, then 100-129 (100 was a dead letter of the first batch); rarity is
+    # new for all 50 events of the second batch, stored or not
+    assert per_key == [("ape", 130, 130, 129), ("rarity", 50, 50, 129)]
 
 
 def test_reopening_migrates_a_store_missing_columns(tmp_path):

@@ -359,8 +359,8 @@ class Daemon:
         scores = scored.scores_table()
         alerts, outbox = scored.alerts_table(), scored.outbox_table()
 
-        def also(cursor: Any) -> None:
-            write_scores(cursor, scores)
+        def also(cursor: Any, replay: bool) -> None:
+            write_scores(cursor, scores, replay=replay)
             insert_alerts(cursor, alerts, outbox)
             apply_updates(cursor, scored.group_updates)
             if scored.suppressed:

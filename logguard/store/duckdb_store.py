@@ -186,16 +186,17 @@ class EventStore:
 
     def write_batch(self, events: pa.Table, dead_letters: pa.Table,
                     offsets: dict[tuple[str, int], int],
-                    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
+                    also: Callable[[duckdb.DuckDBPyConnection, bool], None] | None = None) -> None:
         """Insert one micro-batch and advance the stored offsets, all in one transaction.
 
         ``offsets`` maps (topic, partition) to the last offset covered by this batch; offsets
         only move forward. The caller skips offsets the store already has, so the fast plain
         ``INSERT`` is tried first; should a row be there anyway (unique Kafka coordinates
         violated), the transaction is rolled back and redone with ``INSERT OR IGNORE``.
-        ``also(cursor)`` runs inside the same transaction before it commits (the daemon
-        writes the batch's scores, alerts and outbox messages there); it may run twice, so it
-        must only insert idempotently (``INSERT OR IGNORE`` on stable keys).
+        ``also(cursor, replay)`` runs inside the same transaction before it commits (the
+        daemon writes the batch's scores, alerts and outbox messages there). It may run twice:
+        ``replay`` is False on the first try and True on the retry, after some of the batch's
+        events were found stored already, so the retry must insert only what is missing.
         """
         import duckdb
 
@@ -206,7 +207,7 @@ class EventStore:
 
     def _write(self, events: pa.Table, dead_letters: pa.Table,
                offsets: dict[tuple[str, int], int],
-               also: Callable[[duckdb.DuckDBPyConnection], None] | None, *,
+               also: Callable[[duckdb.DuckDBPyConnection, bool], None] | None, *,
                ignore_present: bool) -> None:
         import duckdb
 
@@ -235,7 +236,7 @@ class EventStore:
                         "updated_at = now()",
                         [[t, p, o] for (t, p), o in offsets.items()])
                 if also is not None:
-                    also(cursor)
+                    also(cursor, ignore_present)
         except duckdb.ConstraintException:
             if ignore_present:
                 raise StoreError(f"{self.path}: a batch broke a constraint twice") from None

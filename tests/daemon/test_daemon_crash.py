@@ -82,8 +82,11 @@ def test_kill_9_then_restart_stores_every_event_once_and_publishes_every_alert(
         unacked = con.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0]
         planted = con.execute("SELECT count(*) FROM alerts WHERE user_name LIKE 'ACME\\intruder%'"
                               ).fetchone()[0]
+        scored = con.execute("SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset, "
+                             "model)), count(DISTINCT model) FROM scores").fetchone()
     assert len(keys) == len(first) + len(second)
     assert max(Counter(keys).values()) == 1
+    assert scored[0] == scored[1] == len(keys) * scored[2]  # each event scored once per model
     topic_ids = alert_ids(read_findings(
         broker.bootstrap, output, timeout_s=20,
         until=lambda f: set(alert_ids(f)) >= table_ids))
