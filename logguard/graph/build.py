@@ -25,6 +25,9 @@ from logguard.errors import InputError
 from logguard.graph.abstraction import abstract_label
 
 REQUIRED_COLUMNS = ("time", "host", "image", "action", "object_type", "object_name")
+# every column build_graph reads (the optional ones are null when absent)
+GRAPH_COLUMNS = (*REQUIRED_COLUMNS, "process_guid", "process_id", "command_line", "object_guid",
+                 "object_process_id", "object_command_line")
 PROCESS_TARGET_ACTIONS = ("process_start", "process_access", "remote_thread")
 SKIPPED_ACTIONS = ("process_end",)
 _NULL_GUID = "{00000000-0000-0000-0000-000000000000}"
