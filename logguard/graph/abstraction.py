@@ -62,9 +62,10 @@ def abstract_label(kind: str, name: str | None) -> str:
 
 def _split_path(text: str) -> list[str]:
     parts = [p for p in text.replace("/", "\\").split("\\") if p]
-    for i, part in enumerate(parts[:-1]):
-        if part == "users" and i + 1 < len(parts) - 1:
-            parts[i + 1] = "*"
+    if "users" in parts:
+        for i, part in enumerate(parts[:-1]):
+            if part == "users" and i + 1 < len(parts) - 1:
+                parts[i + 1] = "*"
     return parts
 
 
@@ -77,14 +78,17 @@ def _abstract_image(text: str) -> str:
 
 
 def _abstract_file(text: str) -> str:
-    parts = _split_path(_GUID.sub("<guid>", text))
+    # GUIDs and digit runs never span a separator or a dot, so they are replaced in the kept
+    # folders (joined) and in the extension only: most file names are unique, and each
+    # regular-expression call costs about 0.4 µs
+    parts = _split_path(text)
     if not parts:
         return "?"
     name = parts[-1]
-    extension = name.rsplit(".", 1)[1] if "." in name else ""
+    extension = _GUID.sub("<guid>", name.rsplit(".", 1)[1]) if "." in name else ""
     extension = _DIGITS.sub("#", extension)[:8]
-    head = [_DIGITS.sub("#", p) for p in parts[: 1 + FILE_FOLDERS] if p is not name]
-    return "\\".join(head) + f"\\*.{extension}"
+    head = "\\".join(parts[: min(1 + FILE_FOLDERS, len(parts) - 1)])
+    return _DIGITS.sub("#", _GUID.sub("<guid>", head)) + f"\\*.{extension}"
 
 
 def _abstract_socket(text: str) -> str:

@@ -15,6 +15,10 @@ from logguard.graph.build import build_graph
      r"process:c:\programdata\microsoft\windows defender\platform\#.#.#.#-#\msmpeng.exe"),
     ("file", r"C:\Users\bob\Documents\report 2020.docx", r"file:c:\users\*\*.docx"),
     ("file", r"C:\Windows\Temp\tmp1234.tmp", r"file:c:\windows\temp\*.tmp"),
+    ("file", r"C:\ProgramData\{0123abcd-0123-4567-89ab-0123456789ab}\Logs\x.log",
+     r"file:c:\programdata\<guid>\*.log"),
+    ("file", r"C:\a.{0123abcd-0123-4567-89ab-0123456789ab}", r"file:c:\*.<guid>"),
+    ("file", r"a\a", r"file:a\*."),  # a folder named like the file is still a folder
     ("socket", "10.0.0.5:443", "socket:private-v4:443"),
     ("socket", "8.8.8.8:53", "socket:public-v4:53"),
     ("socket", "[::1]:50000", "socket:loopback-v6:ephemeral"),
