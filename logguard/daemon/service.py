@@ -539,7 +539,7 @@ class Daemon:
         """The top paths of every due host's window, searched in one graph. Events reach it
         validated, so a failure here is the model's: it is reported (health, metrics, log)
         and the pass yields no paths, while ingest goes on."""
-        due = self.windows.take_due()
+        due = self.windows.take_due(float(active.detector.window_seconds))
         if len(due) == 0:
             return {}
         try:

@@ -1,12 +1,15 @@
 """GID's per-host sliding windows of process events, kept between micro-batches.
 
-A host with events since its last search is *due*; the daemon searches due hosts every
-``gid_interval_s`` with ``GID.top_paths_by_host`` (Dong et al., CIKM 2017: top-k least regular
-paths of the time-respecting process graph). A search reads every event that arrived since
-the host's last search together with the ``window_s`` seconds of *event* time before the
-newest one, then the buffer keeps only that trailing span. So every event is searched at
-least once, also when a backlog brings hours of event time between two searches (a restart,
-a replay); a buffer that only kept the trailing span would skip all but the last hour.
+GID (Dong et al., CIKM 2017) ranks the top-k least regular paths of each host's
+time-respecting process graph per window: fixed buckets of the model's ``window_seconds``,
+aligned to the epoch (:func:`logguard.graph.build.build_graph`). The daemon searches every
+``gid_interval_s`` with ``GID.top_paths_by_host``; a search reads, for each host, every
+event of each bucket that got events since the previous search, and nothing else: a bucket
+without new events would give the same paths again. So every event is searched at least
+once, also when a backlog brings hours of event time between two searches (a restart, a
+replay), and a bucket is searched whole however many searches it takes to fill. The buffer
+then keeps the ``window_s`` seconds of event time before each host's newest event (at least
+the current bucket when ``window_s`` covers the model's window).
 
 The buffers are state that a restart or a rebalance would lose, so
 :meth:`HostWindows.rebuild` refills them from the store (the last ``window_s`` of each host's
@@ -18,10 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from logguard.events.frames import model_frame
-from logguard.graph.build import GRAPH_COLUMNS
+from logguard.graph.build import GRAPH_COLUMNS, event_times
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,41 +38,43 @@ KEPT_COLUMNS = list(dict.fromkeys([*GRAPH_COLUMNS, *WINDOW_ORDER]))
 
 class HostWindows:
     """Per-host windows of process events over ``window_s``, kept as one buffer for all
-    hosts: the frames of the batches since the last search, after the trailing spans that
-    search kept. Only the columns GID's graph reads are kept (:data:`KEPT_COLUMNS`; a model
-    frame has about 50): the sort and trimming of a search then cost 0.5 instead of 1.3 µs
-    per event (80,000 simulated events)."""
+    hosts: what the last search kept, and the frames of the batches since. Only the columns
+    GID's graph reads are kept (:data:`KEPT_COLUMNS`; a model frame has about 50): the sort
+    and trimming of a search then cost 0.5 instead of 1.3 µs per event (80,000 simulated
+    events)."""
 
     def __init__(self, window_s: float) -> None:
         self.span = pd.Timedelta(seconds=window_s)
-        self._parts: list[pd.DataFrame] = []
+        self._kept = pd.DataFrame()
+        self._new: list[pd.DataFrame] = []
         self._hosts: set[str] = set()
-        self._due: set[str] = set()
 
     def append(self, frame: pd.DataFrame) -> None:
         """Add process events (model frame rows with ``host`` and ``time``)."""
         if len(frame) == 0:
             return
-        self._parts.append(frame[[c for c in KEPT_COLUMNS if c in frame.columns]])
-        hosts = {str(h) for h in frame["host"].unique().tolist()}
-        self._due |= hosts
-        self._hosts |= hosts
+        self._new.append(frame[[c for c in KEPT_COLUMNS if c in frame.columns]])
+        self._hosts |= {str(h) for h in frame["host"].unique().tolist()}
 
-    def take_due(self) -> pd.DataFrame:
-        """The events to search, by host, each host's in time order: for every host with
-        events since the last call, all that arrived since then and those within ``window_s``
-        of its newest event. The buffer then keeps the latter, of every host."""
-        due, self._due = self._due, set()
-        if not due:  # a due host always has rows in the buffer
+    def take_due(self, bucket_s: float) -> pd.DataFrame:
+        """The events to search, by host, each host's in time order: all events of every
+        (host, ``bucket_s`` bucket) that got events since the last call. The buffer then
+        keeps the events within ``window_s`` of each host's newest one."""
+        if not self._new:
             return pd.DataFrame()
-        frame = self._parts[0] if len(self._parts) == 1 else pd.concat(self._parts,
-                                                                        ignore_index=True)
+        parts = [self._kept.assign(_new=False)] if len(self._kept) else []
+        parts += [part.assign(_new=True) for part in self._new]
+        frame = pd.concat(parts, ignore_index=True)
+        self._new = []
         frame = frame.sort_values(WINDOW_ORDER, kind="stable").reset_index(drop=True)
         newest = frame.groupby("host", sort=False)["time"].transform("max")
-        self._parts = [frame[frame["time"] >= newest - self.span].reset_index(drop=True)]
-        if len(due) < len(self._hosts):
-            frame = frame[frame["host"].astype(str).isin(due)].reset_index(drop=True)
-        return frame
+        self._kept = frame[frame["time"] >= newest - self.span].drop(columns="_new")
+        self._kept = self._kept.reset_index(drop=True)
+        hosts = pd.factorize(frame["host"].astype(str))[0].astype(np.int64)
+        buckets = event_times(frame) // max(int(bucket_s * 1e9), 1)
+        keys = hosts * (int(buckets.max() - buckets.min()) + 1) + (buckets - buckets.min())
+        due = np.isin(keys, np.unique(keys[frame["_new"].to_numpy(dtype=bool)]))
+        return frame[due].drop(columns="_new").reset_index(drop=True)
 
     @property
     def hosts(self) -> int:
@@ -85,6 +91,6 @@ class HostWindows:
             "QUALIFY event_time >= max(event_time) OVER (PARTITION BY host) - to_seconds(?) "
             "ORDER BY event_time, kafka_partition, kafka_offset",
             [PROCESS_SOURCE, seconds]).df()
-        self._parts, self._hosts, self._due = [], set(), set()
+        self._kept, self._new, self._hosts = pd.DataFrame(), [], set()
         self.append(model_frame(frame))
         return len(frame)
