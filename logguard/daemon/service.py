@@ -82,6 +82,20 @@ GID_SLOT = (PROCESS_SOURCE, "gid")
 INSIDER_SOURCE = "insider"
 JOIN_ALLOWANCE_S = 30.0
 HEALTHY_POLL_AGE_S = 30.0
+GID_MAX_SHARE = 0.25  # the most of the loop's time GID searches may take (see next_search_in)
+
+
+def next_search_in(interval_s: float, search_s: float,
+                   max_share: float = GID_MAX_SHARE) -> float:
+    """Seconds from the end of a GID search to the next one: ``interval_s``, or longer when
+    the search took so long that GID would take more than ``max_share`` of the loop's time.
+
+    A search of ``d`` seconds reads its buckets whole, so in real time (event time = wall
+    time) it grows with the events of the current window; waiting ``d (1 - s) / s``
+    afterwards bounds GID to a share ``s``, so ingest and per-event scoring keep up and path
+    alerts come later instead.
+    """
+    return max(interval_s, search_s * (1.0 - max_share) / max_share)
 
 
 @dataclass
@@ -289,8 +303,11 @@ class Daemon:
                     due["reload"] = now + c.reload_interval_s
                 if now >= due["gid"]:
                     self._finish_pending()
+                    searched_from = time.monotonic()
                     self._gid_stage()
-                    due["gid"] = self.stats.timed("GID path search", now) + c.gid_interval_s
+                    searched_to = self.stats.timed("GID path search", now)
+                    due["gid"] = searched_to + next_search_in(c.gid_interval_s,
+                                                             searched_to - searched_from)
                 if now >= due["car"]:
                     self._finish_pending()
                     self._car_stage()

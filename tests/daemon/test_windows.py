@@ -60,3 +60,11 @@ def test_buckets_follow_the_models_window_not_the_buffers_span():
     windows.append(rows(("a", 0.8, 3)))
     # half-hour buckets: [0.5 h, 1 h) only, though the buffer keeps two hours
     assert searched(windows.take_due(HOUR / 2)) == [("a", 0.7), ("a", 0.8)]
+
+
+def test_a_slow_search_delays_the_next_so_gid_takes_at_most_its_share():
+    from logguard.daemon.service import GID_MAX_SHARE, next_search_in
+
+    assert next_search_in(5.0, 0.4) == 5.0  # quick searches keep the configured interval
+    wait = next_search_in(5.0, 20.0)  # a window so full that a search takes 20 s
+    assert wait == 60.0 and 20.0 / (20.0 + wait) == GID_MAX_SHARE
