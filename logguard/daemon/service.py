@@ -426,9 +426,11 @@ class Daemon:
         frames = {}
         if events.num_rows == 0:
             return frames
-        for source in pc.unique(events.column("source")).to_pylist():
+        sources = pc.unique(events.column("source")).to_pylist()
+        for source in sources:
             if source in wanted:
-                rows = events.filter(pc.equal(events.column("source"), source)).to_pandas()
+                rows = (events if len(sources) == 1 else
+                        events.filter(pc.equal(events.column("source"), source))).to_pandas()
                 if source == INSIDER_SOURCE and self.insider_state is not None:
                     frames[source] = annotate(model_frame(with_features(rows)),
                                               self.insider_state)
