@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from logguard.events.frames import model_frame
-from logguard.graph.build import GRAPH_COLUMNS, event_times
+from logguard.graph.build import GRAPH_COLUMNS, event_times, window_groups
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,10 +70,9 @@ class HostWindows:
         newest = frame.groupby("host", sort=False)["time"].transform("max")
         self._kept = frame[frame["time"] >= newest - self.span].drop(columns="_new")
         self._kept = self._kept.reset_index(drop=True)
-        hosts = pd.factorize(frame["host"].astype(str))[0].astype(np.int64)
-        buckets = event_times(frame) // max(int(bucket_s * 1e9), 1)
-        keys = hosts * (int(buckets.max() - buckets.min()) + 1) + (buckets - buckets.min())
-        due = np.isin(keys, np.unique(keys[frame["_new"].to_numpy(dtype=bool)]))
+        groups, _ = window_groups(frame["host"].astype(str).to_numpy(dtype=object),
+                                  event_times(frame), bucket_s)
+        due = np.isin(groups, groups[frame["_new"].to_numpy(dtype=bool)])
         return frame[due].drop(columns="_new").reset_index(drop=True)
 
     @property

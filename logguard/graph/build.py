@@ -168,14 +168,8 @@ def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
                           dtype=object)
 
     # compact edges per (host, window, src, relation, dst)
-    window_ns = max(int(window_seconds * 1e9), 1)
     edge_times = times[edge_rows]
-    window = edge_times // window_ns
-    host_codes, host_names = pd.factorize(host, sort=True)
-    window_span = int(window.max() - window.min()) + 1 if n else 1
-    group_codes, group_keys = pd.factorize(
-        host_codes.astype(np.int64) * window_span + (window - (window.min() if n else 0)),
-        sort=True)
+    group_codes, group_host = window_groups(host, edge_times, window_seconds)
     relation_codes, relation_names = pd.factorize(action[edge_rows])
     frame = pd.DataFrame({"g": group_codes, "s": src, "r": relation_codes, "d": dst,
                           "t": edge_times, "row": edge_rows})
@@ -187,7 +181,6 @@ def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
     event_edge = np.full(len(events), -1, dtype=np.int64)
     event_edge[edge_rows] = compact_id.reindex(
         pd.MultiIndex.from_frame(frame[["g", "s", "r", "d"]])).to_numpy()
-    group_host = np.asarray(host_names, dtype=object)[np.asarray(group_keys) // window_span]
     return EventGraph(
         edge_src=compact["s"].to_numpy(np.int64),
         edge_dst=compact["d"].to_numpy(np.int64),
@@ -203,6 +196,19 @@ def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
         node_name=node_name,
         node_command_line=node_cmd,
     )
+
+
+def window_groups(host: np.ndarray, times: np.ndarray,
+                  window_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(host, window)`` group of each row (``times`` in int64 nanoseconds; windows are
+    buckets of ``window_seconds`` aligned to the epoch), numbered by host and then by window,
+    and the host of each group."""
+    window = times // max(int(window_seconds * 1e9), 1)
+    host_codes, host_names = pd.factorize(host, sort=True)
+    first = window.min() if len(window) else 0
+    span = int(window.max() - first) + 1 if len(window) else 1
+    codes, keys = pd.factorize(host_codes.astype(np.int64) * span + (window - first), sort=True)
+    return codes, np.asarray(host_names, dtype=object)[np.asarray(keys) // span]
 
 
 def _process_keys(host: np.ndarray, guid: np.ndarray, pid: np.ndarray,
