@@ -109,11 +109,12 @@ def event_times(events: pd.DataFrame) -> np.ndarray:
     return stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64").copy()
 
 
-def _values(events: pd.DataFrame, name: str) -> np.ndarray:
-    """Column ``name`` as an object array, None where missing or where the column is absent."""
+def _values(events: pd.DataFrame, name: str, missing: str | None = None) -> np.ndarray:
+    """Column ``name`` as an object array, ``missing`` where a value is missing or where the
+    column is absent."""
     if name not in events.columns:
-        return np.full(len(events), None, dtype=object)
-    return events[name].to_numpy(dtype=object, na_value=None)
+        return np.full(len(events), missing, dtype=object)
+    return events[name].to_numpy(dtype=object, na_value=missing)
 
 
 def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
@@ -126,20 +127,17 @@ def build_graph(events: pd.DataFrame, window_seconds: float) -> EventGraph:
         )
     events = events.reset_index(drop=True)
     times = event_times(events)
-    action = _values(events, "action")
-    action[pd.isna(action)] = "other"
-    object_type = _values(events, "object_type")
-    object_type[pd.isna(object_type)] = "other"
+    action = _values(events, "action", missing="other")
+    object_type = _values(events, "object_type", missing="other")
     is_edge = ~np.isin(action, SKIPPED_ACTIONS)
     to_process = (object_type == "process") & np.isin(action, PROCESS_TARGET_ACTIONS)
     edge_rows = np.flatnonzero(is_edge)
     n = len(edge_rows)
 
-    def values(name: str) -> np.ndarray:
-        return _values(events, name)[edge_rows]
+    def values(name: str, missing: str | None = None) -> np.ndarray:
+        return _values(events, name, missing)[edge_rows]
 
-    host = values("host")
-    host[pd.isna(host)] = "?"
+    host = values("host", missing="?")
     if not all(type(h) is str for h in pd.unique(host)):
         host = host.astype(str)
     image, object_name = values("image"), values("object_name")

@@ -51,11 +51,8 @@ def write_scores(con: duckdb.DuckDBPyConnection, scores: pa.Table, *, replay: bo
     con.register("incoming_scores", scores.select(SCORES_SCHEMA.names).cast(SCORES_SCHEMA))
     try:
         columns = ", ".join(SCORES_SCHEMA.names)
-        if replay:
-            con.execute(f"INSERT INTO scores ({columns}) SELECT {columns} FROM incoming_scores "  # noqa: S608
-                        f"ANTI JOIN scores USING ({', '.join(_KEY)})")
-        else:
-            con.execute(f"INSERT INTO scores ({columns}) SELECT {columns} "  # noqa: S608
-                        "FROM incoming_scores")
+        missing = f" ANTI JOIN scores USING ({', '.join(_KEY)})" if replay else ""
+        con.execute(f"INSERT INTO scores ({columns}) "  # noqa: S608
+                    f"SELECT {columns} FROM incoming_scores{missing}")
     finally:
         con.unregister("incoming_scores")
