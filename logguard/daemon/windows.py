@@ -66,14 +66,16 @@ class HostWindows:
         parts += [part.assign(_new=True) for part in self._new]
         frame = pd.concat(parts, ignore_index=True)
         self._new = []
-        frame = frame.sort_values(WINDOW_ORDER, kind="stable").reset_index(drop=True)
         newest = frame.groupby("host", sort=False)["time"].transform("max")
+        # the buffer stays in arrival order: only the due rows are sorted (a stable sort of
+        # them alone orders them as sorting the whole buffer first would)
         self._kept = frame[frame["time"] >= newest - self.span].drop(columns="_new")
         self._kept = self._kept.reset_index(drop=True)
         groups, _ = window_groups(frame["host"].astype(str).to_numpy(dtype=object),
                                   event_times(frame), bucket_s)
         due = np.isin(groups, groups[frame["_new"].to_numpy(dtype=bool)])
-        return frame[due].drop(columns="_new").reset_index(drop=True)
+        return (frame[due].drop(columns="_new").sort_values(WINDOW_ORDER, kind="stable")
+                .reset_index(drop=True))
 
     @property
     def hosts(self) -> int:
