@@ -146,7 +146,6 @@ class _PendingWrite:
     offsets: dict[Partition, int]
     outbox_rows: int
     process_frame: pd.DataFrame | None
-    count: Callable[[], None]
 
 
 class Daemon:
@@ -385,25 +384,30 @@ class Daemon:
                                    [[a] for a in scored.suppressed])
 
         offsets = dict(batch.offsets)
+        oldest_message = self._oldest_message
+
+        def write_and_count() -> None:
+            """The transaction, then the batch's counts, on the writer thread: counted as soon
+            as it is durable, before the publisher (which also polls the outbox on a timer,
+            not only when woken) can send any of its findings."""
+            self.store.write_batch(events, dead, offsets, also)
+            self._count(events, dead, scored, started, oldest_message)
+
         self._finish_pending()  # the previous batch is committed before this one is submitted
         self._pending = _PendingWrite(
-            future=self._writer.submit(self.store.write_batch, events, dead, offsets, also),
-            offsets=offsets, outbox_rows=outbox.num_rows,
-            process_frame=frames.get(PROCESS_SOURCE) if GID_SLOT in models else None,
-            count=lambda: self._count(events, dead, scored, batch, started))
+            future=self._writer.submit(write_and_count), offsets=offsets,
+            outbox_rows=outbox.num_rows,
+            process_frame=frames.get(PROCESS_SOURCE) if GID_SLOT in models else None)
 
     def _finish_pending(self) -> None:
-        """Wait for the batch on the writer thread, count it, then commit its offsets to Kafka,
-        wake the publisher and feed GID's windows (the order of a synchronous write, kept).
-
-        Counting comes first so that ``/metrics`` and the stats already include a batch by the
-        time any of its findings can reach the output topic."""
+        """Wait for the batch on the writer thread (which counted it once it was durable), then
+        commit its offsets to Kafka, wake the publisher and feed GID's windows (the order of a
+        synchronous write, kept)."""
         if self._pending is None:
             return
         pending, self._pending = self._pending, None
         mark = time.monotonic()
         pending.future.result()
-        pending.count()
         mark = self.stats.timed("DuckDB transaction (wait)", mark)
         for key, offset in pending.offsets.items():
             self._stored[key] = max(offset, self._stored.get(key, -1))
@@ -438,8 +442,8 @@ class Daemon:
                     frames[source] = model_frame(rows)
         return frames
 
-    def _count(self, events: pa.Table, dead: pa.Table, scored: Any, batch: MicroBatch,
-               started: float) -> None:
+    def _count(self, events: pa.Table, dead: pa.Table, scored: Any, started: float,
+               oldest_message: float | None) -> None:
         m, s = self.metrics, self.stats
         s.events += events.num_rows
         s.dead_letters += dead.num_rows
@@ -460,10 +464,9 @@ class Daemon:
             m.inc("logguard_alert_repeats_total", repeats)
         now = time.monotonic()
         m.observe("logguard_batch_seconds", now - started)
-        if scored.alerts and self._oldest_message is not None:
+        if scored.alerts and oldest_message is not None:
             # an upper bound: from the Kafka timestamp of the batch's oldest message
-            m.observe("logguard_event_to_alert_seconds",
-                      max(0.0, time.time() - self._oldest_message))
+            m.observe("logguard_event_to_alert_seconds", max(0.0, time.time() - oldest_message))
 
     def _report_failure(self, failure: SlotFailure) -> None:
         self.stats.scoring_failures += 1
