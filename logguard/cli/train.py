@@ -31,6 +31,7 @@ from logguard.errors import InputError
 MODEL_FLAGS = {
     "epochs": "epochs",
     "dim": "dim",
+    "negative_fraction": "negative_fraction",
     "negatives": "negatives",
     "batch_size": "batch_size",
     "learning_rate": "learning_rate",
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--epochs", type=int,
                        help="maximum epochs; early stopping usually ends sooner (APE: 100)")
     model.add_argument("--dim", type=int, help="embedding dimension (APE: 32)")
+    model.add_argument("--negative-fraction", type=float, metavar="F",
+                       help="APE: share of the embedding dimensions that count negatively in "
+                       "the inner product (default 0.5; 0 = the paper's plain dot product)")
     model.add_argument("--negatives", type=int,
                        help="noise events per entity slot of a real event (APE: 5)")
     model.add_argument("--batch-size", type=int, help="events per mini-batch (APE: 512)")

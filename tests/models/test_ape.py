@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,6 +90,40 @@ def test_fast_event_score_equals_the_sum_of_pair_contributions(trained):
                                -trained.pair_contributions(ids).sum(axis=1), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("negative_fraction", [0.0, 0.5])
+def test_the_score_is_the_weighted_sum_of_pseudo_euclidean_pair_products(negative_fraction):
+    """S(e) = Σ_{i<j} w_ij v_iᵀ J v_j with J = diag(+1 … +1, −1 … −1), the last
+    round(fraction · dim) signs negative; fraction 0 is the paper's dot product."""
+    model = APE(dim=8, epochs=2, negative_fraction=negative_fraction, progress=False)
+    model.fit(planted_events(500, 12))
+    table = model.network_.embedding.weight.detach().cpu().double().numpy()
+    metric = np.where(np.arange(8) < 8 - round(negative_fraction * 8), 1.0, -1.0)
+    ids = model.vocabulary_.encode(planted_events(50, 13))
+    first, second = np.triu_indices(len(COLUMNS), 1)
+    by_hand = sum(weight * np.einsum("nd,d,nd->n", table[ids[:, i]], metric, table[ids[:, j]])
+                  for weight, i, j in zip(model.pair_weights_, first, second, strict=True))
+    np.testing.assert_allclose(model._score_ids(ids), -by_hand, rtol=1e-4, atol=1e-4)
+
+
+def test_a_model_saved_before_the_metric_existed_keeps_the_dot_product(tmp_path):
+    """Model directories written before ``negative_fraction`` hold no ``metric`` array: they
+    load with the Euclidean dot product they were trained with, and say so in their params."""
+    model = APE(dim=8, epochs=2, negative_fraction=0.0, progress=False)
+    model.fit(planted_events(500, 14))
+    model.save(tmp_path / "m")
+    state = tmp_path / "m" / "state.npz"
+    with np.load(state) as data:
+        arrays = {name: data[name] for name in data.files if name != "metric"}
+    np.savez(state, **arrays)
+    record = json.loads((tmp_path / "m" / "model.json").read_text())
+    del record["params"]["negative_fraction"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(record))
+    loaded = load_detector(tmp_path / "m")
+    assert loaded.negative_fraction == 0.0
+    events = planted_events(100, 15)
+    np.testing.assert_allclose(loaded.score(events), model.score(events), rtol=1e-6)
+
+
 def test_replacing_one_entity_costs_one_dot_product(trained):
     network = trained.network_
     ids = torch.as_tensor(trained.vocabulary_.encode(planted_events(64, 8)))
@@ -119,7 +155,11 @@ def test_trains_and_scores_on_each_device(device, tmp_path):
     labels = np.r_[np.zeros(300), np.ones(300)]
     assert roc_auc_score(labels, np.r_[model.score(normal), model.score(anomalous)]) > 0.95
     model.save(tmp_path / "m")
-    np.testing.assert_array_equal(load_detector(tmp_path / "m").score(normal), model.score(normal))
+    loaded = load_detector(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.score(normal), model.score(normal))
+    # the same model scored on the CPU (a GPU-trained model used by a CPU-only daemon)
+    np.testing.assert_allclose(loaded.set_params(device="cpu").score(normal),
+                               model.score(normal), rtol=1e-4, atol=1e-4)
 
 
 @settings(max_examples=25, deadline=None)
@@ -131,17 +171,30 @@ def test_an_event_scores_the_same_in_any_batch(trained, rows):
 
 
 def test_early_stopping_keeps_the_best_held_out_epoch():
-    model = APE(dim=8, epochs=12, patience=2, progress=False).fit(planted_events(2000, 11))
-    summary = model.training_summary_
+    model = APE(dim=8, epochs=12, patience=2, lr_drops=0, progress=False)
+    summary = model.fit(planted_events(2000, 11)).training_summary_
     losses = [h["validation_loss"] for h in summary["history"]]
     assert summary["early_stopping"]
     assert summary["best_loss"] == pytest.approx(min(losses), abs=1e-6)
     assert summary["epochs_run"] == 12 or summary["epochs_run"] - summary["best_epoch"] == 2
 
 
+def test_a_stalled_held_out_loss_cuts_the_learning_rate_before_training_stops():
+    """Reduce on plateau: after ``patience`` epochs without a better held-out loss the rate
+    drops to 30 %, at most ``lr_drops`` times; the next stall ends training."""
+    model = APE(dim=8, epochs=200, patience=2, lr_drops=2, learning_rate=0.01, progress=False)
+    summary = model.fit(planted_events(600, 16)).training_summary_
+    rates = [h["learning_rate"] for h in summary["history"]]
+    assert list(dict.fromkeys(rates)) == pytest.approx([0.01, 0.003, 0.0009])
+    last_drop = rates.index(min(rates))  # the epoch (1-based) whose end cut the rate last
+    assert summary["epochs_run"] < 200
+    assert summary["epochs_run"] - max(summary["best_epoch"], last_drop) == 2
+
+
 @pytest.mark.parametrize(("params", "message"), [({"dim": 0}, "dim"),
                                                  ({"validation_fraction": 1.0}, "validation"),
-                                                 ({"learning_rate": 0}, "learning_rate")])
+                                                 ({"learning_rate": 0}, "learning_rate"),
+                                                 ({"negative_fraction": 1.5}, "negative_fraction")])
 def test_bad_hyper_parameters_are_named(params, message):
     with pytest.raises(InputError, match=message):
         APE(progress=False, **params).fit(planted_events(50, 0))
