@@ -31,5 +31,12 @@ def machine_info(**extra: object) -> dict[str, object]:
             info[name] = version(name)
         except PackageNotFoundError:
             continue
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name()
+    except ImportError:
+        pass
     info.update(extra)
     return info
