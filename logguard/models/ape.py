@@ -12,7 +12,7 @@ types (i < j) has a weight w_ij = softplus(ŵ_ij) ≥ 0. The event score is
 with the bias b standing in for the log-partition function, and ⟨x, y⟩_J = xᵀJy with
 J = diag(+1, …, +1, −1, …, −1): the last q = round(``negative_fraction`` · d) coordinates count
 negatively (a pseudo-Euclidean inner product of signature (d − q, q); Pękalska & Duin, "The
-Dissimilarity Representation for Pattern Recognition", 2005, ch. 4). With q = 0 this is the
+Dissimilarity Representation for Pattern Recognition", 2005). With q = 0 this is the
 paper's dot product. Why the default is q = d/2: under the Euclidean dot product the matrix
 of all entity-entity compatibilities ⟨v_a, v_b⟩ is positive semi-definite, so compatibility
 behaves like similarity (a ~ b and b ~ c pull a ~ c), and with w_ij ≥ 0 no pair of types can
