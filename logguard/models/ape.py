@@ -219,7 +219,7 @@ class APE(CategoricalDetector):
             return self.network_, SCORE_CHUNK_ROWS
         cached = getattr(self, "_cuda_copy", None)
         if cached is None or cached[0] is not self.network_:
-            device = resolve_device(self.device if self.device.startswith("cuda") else "auto")
+            device = resolve_device(self.device)  # "auto" or "cuda[:N]", CUDA present
             self._cuda_copy = (self.network_, copy.deepcopy(self.network_).to(device))
         return self._cuda_copy[1], CUDA_SCORE_CHUNK_ROWS
 
